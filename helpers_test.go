@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// rrBin is the restart-run binary built once for the end-to-end tests.
+var rrBin string
+
+// helperEnv marks the test binary re-executed as a child. It is not
+// prefixed RESTART_RUN_, which restart-run strips.
+const helperEnv = "RRTEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(helper(os.Args[1:]))
+	}
+	// Race-enabled programs sleep a second at exit by default; the helper
+	// children and the binary under test would each pay it.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
+	dir, err := os.MkdirTemp("", "restart-run-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rrBin = filepath.Join(dir, "restart-run")
+	args := []string{"build", "-o", rrBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building restart-run:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// helper is the child the end-to-end tests supervise: the test binary run
+// again with a verb. It talks to the test through its stdout, which it
+// shares with restart-run.
+func helper(args []string) int {
+	say := func(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+	switch args[0] {
+	case "exit": // exit N
+		n, _ := strconv.Atoi(args[1])
+		say("stamp %d %d", os.Getpid(), time.Now().UnixNano())
+		return n
+	case "wait": // print "ready PID", then wait to be signalled
+		say("ready %d", os.Getpid())
+		sleepForever()
+	case "ignore-term": // like wait, but SIGTERM does nothing
+		signal.Ignore(syscall.SIGTERM)
+		say("ready %d", os.Getpid())
+		sleepForever()
+	case "signals": // report each listed signal received
+		ch := make(chan os.Signal, 100)
+		for _, name := range args[1:] {
+			s, _ := parseSignal(name)
+			signal.Notify(ch, s)
+		}
+		say("ready %d", os.Getpid())
+		for s := range ch {
+			say("got %s", signalName(s.(syscall.Signal)))
+		}
+	case "seq": // seq FILE LONG N: count runs in FILE; run LONG sleeps a while
+		b, _ := os.ReadFile(args[1])
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		n++
+		os.WriteFile(args[1], []byte(strconv.Itoa(n)), 0o644)
+		say("stamp %d %d", os.Getpid(), time.Now().UnixNano())
+		if long, _ := strconv.Atoi(args[2]); long == n {
+			time.Sleep(400 * time.Millisecond) // the child's own behaviour: a long run
+		}
+		code, _ := strconv.Atoi(args[3])
+		return code
+	case "report": // print what the child inherited, as JSON
+		fds := map[string]string{}
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			fds[e.Name()] = target
+		}
+		pgid, _ := unix.Getpgid(0)
+		b, _ := json.Marshal(map[string]any{"env": os.Environ(), "fds": fds, "pid": os.Getpid(), "pgid": pgid})
+		say("report %s", b)
+	default:
+		fmt.Fprintln(os.Stderr, "unknown helper verb", args[0])
+		return 99
+	}
+	return 0
+}
+
+// sleepForever blocks without the runtime calling it a deadlock.
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// child is the command line that runs the helper under restart-run.
+func child(verb ...string) []string {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return append([]string{exe}, verb...)
+}
+
+// event is one JSON log line of restart-run.
+type event map[string]any
+
+func (e event) num(k string) float64 { f, _ := e[k].(float64); return f }
+func (e event) str(k string) string  { s, _ := e[k].(string); return s }
+
+// rr is one run of the restart-run binary with its log and stdout read
+// line by line as they come.
+type rr struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	events chan event
+	out    chan string
+	done   chan struct{}
+	status int
+
+	mu   sync.Mutex
+	log  []string // every stderr line, for failure messages
+	all  []event
+	leak bool // something held restart-run's output after it exited
+}
+
+const deadline = 10 * time.Second
+
+func startRR(t *testing.T, env []string, args ...string) *rr {
+	t.Helper()
+	cmd := exec.Command(rrBin, args...)
+	cmd.Env = append(append(os.Environ(), helperEnv+"=1"), env...)
+	// Our own pipes rather than exec's: the readers run to EOF on their own
+	// time, and a process that outlives restart-run holding them shows up
+	// as a failure below instead of a hung Wait.
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr, cmd.Stdout = stderrW, stdoutW
+	r := &rr{t: t, cmd: cmd, events: make(chan event, 10000), out: make(chan string, 10000), done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stderrW.Close()
+	stdoutW.Close()
+	readers := make(chan struct{}, 2)
+	go func() {
+		defer func() { readers <- struct{}{} }()
+		sc := bufio.NewScanner(stderrR)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			var e event
+			r.mu.Lock()
+			r.log = append(r.log, line)
+			if json.Unmarshal([]byte(line), &e) == nil {
+				r.all = append(r.all, e)
+			}
+			r.mu.Unlock()
+			if e != nil {
+				r.events <- e
+			}
+		}
+	}()
+	go func() {
+		defer func() { readers <- struct{}{} }()
+		sc := bufio.NewScanner(stdoutR)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			r.out <- sc.Text()
+		}
+	}()
+	go func() {
+		_ = cmd.Wait()
+		r.status = cmd.ProcessState.ExitCode()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.status = 128 + int(ws.Signal())
+		}
+		timeout := time.After(deadline)
+		for range 2 {
+			select {
+			case <-readers:
+			case <-timeout:
+				r.mu.Lock()
+				r.log = append(r.log, "TEST: a process outlived restart-run holding its stdout or stderr")
+				r.leak = true
+				r.mu.Unlock()
+			}
+		}
+		stderrR.Close()
+		stdoutR.Close()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+func (r *rr) logText() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.log, "\n")
+}
+
+// line waits for the next stdout line that starts with prefix and returns
+// its fields after the prefix.
+func (r *rr) line(prefix string) []string {
+	r.t.Helper()
+	timeout := time.After(deadline)
+	for {
+		select {
+		case l := <-r.out:
+			if rest, ok := strings.CutPrefix(l, prefix+" "); ok {
+				return strings.Fields(rest)
+			}
+		case <-timeout:
+			r.t.Fatalf("no %q line on stdout within %v; log:\n%s", prefix, deadline, r.logText())
+		}
+	}
+}
+
+// wait waits for restart-run to exit and returns its status.
+func (r *rr) wait() int {
+	r.t.Helper()
+	select {
+	case <-r.done:
+		if r.leak {
+			r.t.Errorf("a process outlived restart-run; log:\n%s", r.logText())
+		}
+		return r.status
+	case <-time.After(2 * deadline):
+		r.t.Fatalf("restart-run did not exit within %v; log:\n%s", deadline, r.logText())
+		return -1
+	}
+}
+
+// named returns every logged event named name, once restart-run has exited.
+func (r *rr) named(name string) []event {
+	r.wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []event
+	for _, e := range r.all {
+		if e.str("event") == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r *rr) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatalf("signal restart-run: %v", err)
+	}
+}

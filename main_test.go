@@ -1,0 +1,489 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestParse checks the flag parser alone: no child is started.
+func TestParse(t *testing.T) {
+	var out bytes.Buffer
+	cli, done, err := parse([]string{"--restart=always", "--burst=7", "--interval=1.5", "--restart-sec=250ms",
+		"--success-exit-status=75 SIGUSR1", "--kill-signal=INT", "--", "sh", "-c", "exit 3", "--burst=1"}, &out)
+	if err != nil || done {
+		t.Fatalf("parse: done %v err %v", done, err)
+	}
+	cfg, err := configure(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.policy != Always || cfg.limiter.Burst != 7 || cfg.limiter.Interval != 1500*time.Millisecond ||
+		cfg.backoff.Base != 250*time.Millisecond || cfg.killSignal != syscall.SIGINT || !cfg.lists.Success.Has(75, 0) ||
+		!cfg.lists.Success.Has(-1, syscall.SIGUSR1) {
+		t.Errorf("parsed config %+v", cfg)
+	}
+	if want := []string{"sh", "-c", "exit 3", "--burst=1"}; !slices.Equal(cfg.argv, want) {
+		t.Errorf("argv %q, want %q (flags after COMMAND belong to it)", cfg.argv, want)
+	}
+
+	// Defaults from SPEC.md, and COMMAND without "--".
+	cli, _, err = parse([]string{"true", "-x"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ = configure(cli)
+	if cfg.policy != OnFailure || cfg.limiter.Burst != 5 || cfg.limiter.Interval != 10*time.Second ||
+		cfg.backoff.Base != 100*time.Millisecond || cfg.backoff.ResetAfter != 10*time.Second || cfg.maxRestarts != 0 ||
+		cfg.killMode != "control-group" || cfg.killSignal != syscall.SIGTERM || cfg.timeoutStop != 10*time.Second ||
+		!slices.Equal(cfg.argv, []string{"true", "-x"}) {
+		t.Errorf("defaults %+v", cfg)
+	}
+
+	// --restart-reset-after defaults to --restart-max-delay under backoff.
+	cli, _, _ = parse([]string{"--restart-steps=3", "--restart-max-delay=1m", "true"}, &out)
+	if cfg, _ = configure(cli); cfg.backoff.ResetAfter != time.Minute {
+		t.Errorf("reset-after %v, want 1m", cfg.backoff.ResetAfter)
+	}
+
+	out.Reset()
+	if _, done, err := parse([]string{"--help"}, &out); !done || err != nil || !strings.Contains(out.String(), "--restart-force-exit-status") {
+		t.Errorf("--help: done %v err %v out %q", done, err, out.String())
+	}
+	out.Reset()
+	if _, done, _ := parse([]string{"--version"}, &out); !done || !strings.HasPrefix(out.String(), "restart-run ") {
+		t.Errorf("--version printed %q", out.String())
+	}
+}
+
+// TestIssueExample is the README's first command: a child failing at once
+// is started 5 times, then the start limit ends restart-run with its status.
+func TestIssueExample(t *testing.T) {
+	r := startRR(t, nil, "--restart=on-failure", "--burst=5", "--interval=10s", "--", "sh", "-c", "echo hi; exit 3")
+	if st := r.wait(); st != 3 {
+		t.Fatalf("status %d, want 3; log:\n%s", st, r.logText())
+	}
+	starts, exits, restarts, limits := r.named("start"), r.named("exit"), r.named("restart"), r.named("limit")
+	if len(starts) != 5 || len(exits) != 5 || len(restarts) != 4 || len(limits) != 1 {
+		t.Fatalf("%d starts, %d exits, %d restarts, %d limits; want 5, 5, 4, 1; log:\n%s",
+			len(starts), len(exits), len(restarts), len(limits), r.logText())
+	}
+	for i, e := range exits {
+		if e.num("exit_code") != 3 || e.str("class") != "exit-code" || e.num("pid") != starts[i].num("pid") || e["runtime"] == nil {
+			t.Errorf("exit event %v", e)
+		}
+		if starts[i].num("attempt") != float64(i+1) {
+			t.Errorf("start %d has attempt %v", i+1, starts[i]["attempt"])
+		}
+	}
+	for _, e := range restarts {
+		if e.num("delay") != 100 {
+			t.Errorf("restart delay %v ms, want 100", e["delay"])
+		}
+	}
+	if limits[0].str("level") != "warn" {
+		t.Errorf("limit event at level %q, want warn", limits[0].str("level"))
+	}
+}
+
+// runEnds runs restart-run on a helper that ends the way end says, ending
+// every new child the same way, and returns the number of starts, the exit
+// status and the exit events.
+func runEnds(t *testing.T, end string, flags ...string) (int, int, []event) {
+	t.Helper()
+	// A C program with default dispositions: the Go helper would catch
+	// and ignore SIGUSR1.
+	cmd := []string{"sh", "-c", "echo ready $$; exec sleep 1000"}
+	if code, ok := strings.CutPrefix(end, "exit "); ok {
+		cmd = child("exit", code)
+	}
+	args := append(append([]string{"--burst=3", "--interval=1h", "--restart-sec=0"}, flags...), "--")
+	r := startRR(t, nil, append(args, cmd...)...)
+	if sig, ok := strings.CutPrefix(end, "kill "); ok {
+		s, _ := parseSignal(sig)
+		timeout := time.After(deadline)
+		for {
+			select {
+			case <-timeout:
+				t.Fatalf("restart-run still running; log:\n%s", r.logText())
+			case <-r.done:
+			case l := <-r.out:
+				if pid, ok := strings.CutPrefix(l, "ready "); ok {
+					// Sent straight to the child, not through restart-run.
+					n, _ := strconv.Atoi(pid)
+					_ = syscall.Kill(n, s)
+				}
+				continue
+			}
+			break
+		}
+	}
+	st := r.wait()
+	return len(r.named("start")), st, r.named("exit")
+}
+
+// TestPolicies runs each policy against a child that exits 0, exits 3, is
+// killed by SIGTERM sent straight to it (clean, as in systemd) and by
+// SIGKILL (an unclean signal).
+func TestPolicies(t *testing.T) {
+	ends := []struct {
+		end    string
+		class  string
+		status int
+	}{{"exit 0", "clean", 0}, {"exit 3", "exit-code", 3}, {"kill SIGTERM", "clean", 143}, {"kill SIGKILL", "signal", 137}}
+	restarts := map[string][]Policy{
+		"clean":     {Always, OnSuccess},
+		"exit-code": {Always, OnFailure},
+		"signal":    {Always, OnFailure, OnAbnormal, OnAbort},
+	}
+	for _, p := range allPolicies {
+		for _, e := range ends {
+			t.Run(fmt.Sprintf("%s/%s", p, e.end), func(t *testing.T) {
+				t.Parallel()
+				starts, st, exits := runEnds(t, e.end, "--restart="+string(p))
+				want := 1
+				if slices.Contains(restarts[e.class], p) {
+					want = 3 // the start limit stops it
+				}
+				if starts != want || st != e.status {
+					t.Errorf("%d starts, status %d; want %d, %d", starts, st, want, e.status)
+				}
+				for _, x := range exits {
+					if x.str("class") != e.class || int(x.num("exit_code")) != e.status {
+						t.Errorf("exit event %v, want class %s exit_code %d", x, e.class, e.status)
+					}
+					if sig, ok := strings.CutPrefix(e.end, "kill "); ok && x.str("signal") != sig {
+						t.Errorf("exit event %v lacks signal %s", x, sig)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestStatusLists checks --success-exit-status, --restart-prevent-exit-status
+// and --restart-force-exit-status with codes and signal names.
+func TestStatusLists(t *testing.T) {
+	for _, tc := range []struct {
+		flags  []string
+		end    string
+		starts int
+		status int
+	}{
+		{[]string{"--restart=on-success", "--success-exit-status=75 SIGUSR1"}, "exit 75", 3, 75},
+		{[]string{"--restart=on-success", "--success-exit-status=75,SIGUSR1"}, "kill SIGUSR1", 3, 138},
+		{[]string{"--restart=on-failure", "--success-exit-status=75 USR1"}, "exit 75", 1, 75},
+		{[]string{"--restart=on-failure", "--success-exit-status=75 USR1"}, "kill SIGUSR1", 1, 138},
+		{[]string{"--restart=on-failure"}, "kill SIGUSR1", 3, 138},
+		{[]string{"--restart=always", "--restart-prevent-exit-status=3 SIGKILL"}, "exit 3", 1, 3},
+		{[]string{"--restart=always", "--restart-prevent-exit-status=3 SIGKILL"}, "kill SIGKILL", 1, 137},
+		{[]string{"--restart=always", "--restart-prevent-exit-status=3 SIGKILL"}, "exit 4", 3, 4},
+		{[]string{"--restart=no", "--restart-force-exit-status=3 USR2"}, "exit 3", 3, 3},
+		{[]string{"--restart=no", "--restart-force-exit-status=3 USR2"}, "kill SIGUSR2", 3, 140},
+		{[]string{"--restart=no", "--restart-force-exit-status=3 USR2"}, "exit 0", 1, 0},
+		{[]string{"--restart=always", "--restart-force-exit-status=3", "--restart-prevent-exit-status=3"}, "exit 3", 1, 3},
+	} {
+		t.Run(strings.Join(tc.flags, " ")+"/"+tc.end, func(t *testing.T) {
+			t.Parallel()
+			starts, st, _ := runEnds(t, tc.end, tc.flags...)
+			if starts != tc.starts || st != tc.status {
+				t.Errorf("%d starts, status %d; want %d, %d", starts, st, tc.starts, tc.status)
+			}
+		})
+	}
+}
+
+func TestMaxRestarts(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--restart=always", "--burst=0", "--restart-sec=0", "--max-restarts=2", "--"}, child("exit", "5")...)...)
+	if st := r.wait(); st != 5 {
+		t.Errorf("status %d, want 5", st)
+	}
+	if n, g := len(r.named("start")), r.named("give-up"); n != 3 || len(g) != 1 || g[0].str("level") != "warn" {
+		t.Errorf("%d starts, give-up events %v; want 3 starts and one warn give-up; log:\n%s", n, g, r.logText())
+	}
+	if len(r.named("limit")) != 0 {
+		t.Errorf("limit logged with the limiter off")
+	}
+}
+
+// TestLimiterOff runs 30 starts with --burst=0: the limiter never trips.
+func TestLimiterOff(t *testing.T) {
+	for _, off := range []string{"--burst=0", "--interval=0"} {
+		r := startRR(t, nil, append([]string{"--restart=always", off, "--restart-sec=0", "--max-restarts=29", "--"}, child("exit", "0")...)...)
+		r.wait()
+		if n := len(r.named("start")); n != 30 {
+			t.Errorf("%s: %d starts, want 30", off, n)
+		}
+	}
+}
+
+// stamps reads the start times the children printed.
+func stamps(t *testing.T, r *rr, n int) []time.Time {
+	t.Helper()
+	var out []time.Time
+	for range n {
+		f := r.line("stamp")
+		ns, _ := strconv.ParseInt(f[1], 10, 64)
+		out = append(out, time.Unix(0, ns))
+	}
+	return out
+}
+
+// checkGaps asserts that children started no sooner than the logged delays
+// allow and that the logged delays are wantMS.
+func checkGaps(t *testing.T, r *rr, wantMS []float64) {
+	t.Helper()
+	ts := stamps(t, r, len(wantMS)+1)
+	r.wait()
+	restarts := r.named("restart")
+	if len(restarts) != len(wantMS) {
+		t.Fatalf("%d restarts, want %d; log:\n%s", len(restarts), len(wantMS), r.logText())
+	}
+	for i, w := range wantMS {
+		if got := restarts[i].num("delay"); got != w {
+			t.Errorf("restart %d: delay %vms, want %vms", i+1, got, w)
+		}
+		if gap := ts[i+1].Sub(ts[i]); gap < time.Duration(w*float64(time.Millisecond)) {
+			t.Errorf("restart %d: children %v apart, less than the %vms delay", i+1, gap, w)
+		}
+	}
+}
+
+func TestRestartDelay(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--restart-sec=0.2", "--burst=0", "--max-restarts=3", "--"}, child("exit", "1")...)...)
+	checkGaps(t, r, []float64{200, 200, 200})
+}
+
+// TestBackoff checks systemd's RestartSteps growth end to end.
+func TestBackoff(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--restart-sec=50ms", "--restart-steps=3", "--restart-max-delay=400ms", "--burst=0",
+		"--max-restarts=5", "--"}, child("exit", "1")...)...)
+	checkGaps(t, r, []float64{50, 100, 200, 400, 400})
+}
+
+// TestBackoffReset: a run longer than --restart-reset-after starts the
+// growth afresh (the third run here lasts 400ms).
+func TestBackoffReset(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "runs")
+	r := startRR(t, nil, append([]string{"--restart-sec=50ms", "--restart-steps=2", "--restart-max-delay=200ms",
+		"--restart-reset-after=300ms", "--burst=0", "--max-restarts=4", "--"}, child("seq", counter, "3", "1")...)...)
+	checkGaps(t, r, []float64{50, 100, 50, 100})
+}
+
+// TestEnvConfig: every flag reads RESTART_RUN_<FLAG>, and a flag beats it.
+func TestEnvConfig(t *testing.T) {
+	env := []string{"RESTART_RUN_RESTART=no", "RESTART_RUN_BURST=2", "RESTART_RUN_RESTART_SEC=0"}
+	r := startRR(t, env, child("exit", "3")...)
+	if st, n := r.wait(), len(r.named("start")); st != 3 || n != 1 {
+		t.Errorf("RESTART_RUN_RESTART=no: status %d, %d starts; want 3, 1", st, n)
+	}
+	r = startRR(t, env, append([]string{"--restart=on-failure"}, child("exit", "3")...)...)
+	if st, n := r.wait(), len(r.named("start")); st != 3 || n != 2 {
+		t.Errorf("--restart=on-failure over RESTART_RUN_RESTART=no, burst 2 from env: status %d, %d starts; want 3, 2", st, n)
+	}
+	r = startRR(t, []string{"RESTART_RUN_SUCCESS_EXIT_STATUS=3", "RESTART_RUN_LOG_LEVEL=warn"}, child("exit", "3")...)
+	if st := r.wait(); st != 3 || len(r.named("start")) != 0 || len(r.named("done")) != 0 {
+		t.Errorf("env success list and log level: status %d; log:\n%s", st, r.logText())
+	}
+}
+
+// TestBadInput: every bad input exits 2 with a message naming the flag, and
+// starts nothing.
+func TestBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want []string
+	}{
+		{nil, []string{"--restart=sometimes"}, []string{"--restart", "sometimes", "on-failure"}},
+		{nil, []string{"--burst=-1"}, []string{"--burst", `"-1"`, "0 or more"}},
+		{nil, []string{"--burst=many"}, []string{"--burst", "many"}},
+		{nil, []string{"--max-restarts=1.5"}, []string{"--max-restarts", "1.5"}},
+		{nil, []string{"--restart-steps=-2"}, []string{"--restart-steps", "-2"}},
+		{nil, []string{"--interval=soon"}, []string{"--interval", "soon", "duration"}},
+		{nil, []string{"--restart-sec=-5"}, []string{"--restart-sec", "-5"}},
+		{nil, []string{"--timeout-stop=-1s"}, []string{"--timeout-stop", "-1s"}},
+		{nil, []string{"--success-exit-status=256"}, []string{"--success-exit-status", "256", "0-255"}},
+		{nil, []string{"--restart-prevent-exit-status=-1"}, []string{"--restart-prevent-exit-status", "-1"}},
+		{nil, []string{"--restart-force-exit-status=SIGNOPE"}, []string{"--restart-force-exit-status", "SIGNOPE", "signal name"}},
+		{nil, []string{"--kill-mode=group"}, []string{"--kill-mode", "group", "control-group"}},
+		{nil, []string{"--kill-signal=FOO"}, []string{"--kill-signal", "FOO"}},
+		{nil, []string{"--log-format=xml"}, []string{"--log-format", "xml"}},
+		{nil, []string{"--log-level=loud"}, []string{"--log-level", "loud"}},
+		{nil, []string{"--no-such-flag"}, []string{"--no-such-flag"}},
+		{[]string{"RESTART_RUN_BURST=x"}, nil, []string{"--burst", "RESTART_RUN_BURST", `"x"`}},
+		{[]string{"RESTART_RUN_RESTART=never"}, nil, []string{"--restart", "RESTART_RUN_RESTART", "never"}},
+	} {
+		marker := filepath.Join(t.TempDir(), "started")
+		args := append(tc.args, "--", "sh", "-c", "touch "+marker)
+		checkBad(t, tc.env, args, tc.want, marker)
+	}
+	checkBad(t, nil, nil, []string{"COMMAND"}, "")
+	checkBad(t, nil, []string{"--restart=always"}, []string{"COMMAND"}, "")
+	checkBad(t, nil, []string{"--restart=always", "--"}, []string{"COMMAND"}, "")
+}
+
+func checkBad(t *testing.T, env, args, want []string, marker string) {
+	t.Helper()
+	cmd := exec.Command(rrBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if cmd.ProcessState.ExitCode() != 2 {
+		t.Errorf("%v %q: %v, want exit status 2; stderr %q", env, args, err, stderr.String())
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("%v %q: message %q does not name %q", env, args, stderr.String(), w)
+		}
+	}
+	if marker != "" {
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("%v %q: the child was started", env, args)
+		}
+	}
+}
+
+// TestCommandCannotRun: 127 for a missing command, 126 for one that is not
+// executable, with a clear message and no retries.
+func TestCommandCannotRun(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644)
+	for _, tc := range []struct {
+		cmd    string
+		status int
+		msg    string
+	}{
+		{"no-such-command-here", 127, "command not found"},
+		{filepath.Join(dir, "missing"), 127, "command not found"},
+		{plain, 126, "permission denied"},
+		{dir, 126, "is a directory"},
+	} {
+		cmd := exec.Command(rrBin, "--restart=always", "--", tc.cmd)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.Run()
+		if st := cmd.ProcessState.ExitCode(); st != tc.status || !strings.Contains(stderr.String(), tc.msg) ||
+			strings.Contains(stderr.String(), `"start"`) {
+			t.Errorf("%s: status %d, stderr %q; want %d and %q, no start", tc.cmd, st, stderr.String(), tc.status, tc.msg)
+		}
+	}
+}
+
+// TestCommandVanishes: a command gone on a later start ends that start as
+// exit code 127, class exit-code, and the limits apply as usual.
+func TestCommandVanishes(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "once")
+	os.WriteFile(script, []byte("#!/bin/sh\nrm -f \"$0\"\nexit 1\n"), 0o755)
+	r := startRR(t, nil, "--burst=3", "--restart-sec=0", "--", script)
+	if st := r.wait(); st != 127 {
+		t.Errorf("status %d, want 127; log:\n%s", st, r.logText())
+	}
+	exits := r.named("exit")
+	if len(exits) != 3 || exits[1].num("exit_code") != 127 || exits[1].str("class") != "exit-code" || len(r.named("limit")) != 1 {
+		t.Errorf("exits %v; want 3, the later ones 127 exit-code, then the limit; log:\n%s", exits, r.logText())
+	}
+}
+
+// report runs the helper's report verb with fd 3 open on extra, directly or
+// under restart-run, and returns what the child saw.
+type report struct {
+	Env  []string
+	Fds  map[string]string
+	Pid  int
+	Pgid int
+}
+
+func runReport(t *testing.T, extra *os.File, viaRR bool) report {
+	t.Helper()
+	argv := child("report")
+	if viaRR {
+		argv = append([]string{rrBin, "--restart=no", "--"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "RESTART_RUN_BURST=4", "RESTART_RUN_ANYTHING=x", "KEEP_ME=yes")
+	cmd.ExtraFiles = []*os.File{extra} // fd 3, as "3>extra" in a shell
+	cmd.Dir = filepath.Dir(extra.Name())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var rep report
+	if err := json.Unmarshal(bytes.TrimPrefix(bytes.TrimSpace(out), []byte("report ")), &rep); err != nil {
+		t.Fatalf("report %q: %v", out, err)
+	}
+	return rep
+}
+
+// TestChildInherits: the child gets our stdio, descriptors we inherited and
+// environment less RESTART_RUN_*, in its own process group, and no
+// descriptor restart-run opened: it sees the same descriptors as the same
+// command run directly.
+func TestChildInherits(t *testing.T) {
+	extra, err := os.Create(filepath.Join(t.TempDir(), "extra"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	direct, rep := runReport(t, extra, false), runReport(t, extra, true)
+	if !slices.Contains(rep.Env, "KEEP_ME=yes") {
+		t.Errorf("KEEP_ME not passed on")
+	}
+	for _, kv := range rep.Env {
+		if strings.HasPrefix(kv, "RESTART_RUN_") {
+			t.Errorf("child got %s", kv)
+		}
+	}
+	if rep.Pgid != rep.Pid {
+		t.Errorf("child in process group %d, want its own (%d)", rep.Pgid, rep.Pid)
+	}
+	if rep.Fds["3"] != extra.Name() {
+		t.Errorf("fd 3 is %q, want the inherited %q", rep.Fds["3"], extra.Name())
+	}
+	for fd, target := range rep.Fds {
+		if _, ok := direct.Fds[fd]; !ok {
+			t.Errorf("child has fd %s -> %s, which it lacks when run directly", fd, target)
+		}
+	}
+	for fd, target := range direct.Fds {
+		if _, ok := rep.Fds[fd]; !ok {
+			t.Errorf("child lacks fd %s (%s), which it has when run directly", fd, target)
+		}
+	}
+}
+
+// TestChildSignalState: whatever restart-run ignores or blocks itself, and
+// whatever it inherited, the child starts with default dispositions and an
+// empty mask.
+func TestChildSignalState(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is needed to start restart-run with a blocked signal mask")
+	}
+	// python3 blocks and ignores, then execs restart-run with that state
+	// (and with SIGPIPE ignored, as python3 itself leaves it).
+	prog := `import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM, signal.SIGCHLD})
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])`
+	out, err := exec.Command("python3", "-c", prog, rrBin, "--restart=no", "--", "sh", "-c",
+		`grep -E '^Sig(Blk|Ign)' /proc/$$/status`).Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+	if string(out) != want {
+		t.Errorf("child signal state %q, want %q", out, want)
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestDecideTable checks every cell of SPEC.md section 2's table.
+func TestDecideTable(t *testing.T) {
+	restarts := map[Class][]Policy{
+		Clean:    {Always, OnSuccess},
+		ExitCode: {Always, OnFailure},
+		Signal:   {Always, OnFailure, OnAbnormal, OnAbort},
+		Timeout:  {Always, OnFailure, OnAbnormal},
+		Watchdog: {Always, OnFailure, OnAbnormal, OnWatchdog},
+	}
+	for _, c := range allClasses {
+		for _, p := range allPolicies {
+			want := slices.Contains(restarts[c], p)
+			if got := decide(p, Result{Class: c, Code: 1}, Lists{}, false, 0, 0).Restart; got != want {
+				t.Errorf("decide(%s, %s) = %v, want %v", p, c, got, want)
+			}
+		}
+	}
+}
+
+func mustList(t *testing.T, s string) StatusList {
+	t.Helper()
+	var l StatusList
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		t.Fatalf("StatusList(%q): %v", s, err)
+	}
+	return l
+}
+
+// TestDecidePrecedence checks the precedence rows: stop, prevent, force, the
+// table, then --max-restarts.
+func TestDecidePrecedence(t *testing.T) {
+	exit3 := Result{Class: ExitCode, Code: 3}
+	usr1 := Result{Class: Signal, Code: -1, Sig: unix.SIGUSR1}
+	clean := Result{Class: Clean, Code: 0}
+	both := Lists{Prevent: mustList(t, "3 SIGUSR1"), Force: mustList(t, "3,USR1,0")}
+	force := Lists{Force: mustList(t, "3 USR1 0")}
+	for _, tc := range []struct {
+		name     string
+		p        Policy
+		r        Result
+		l        Lists
+		stopping bool
+		restarts int
+		max      int
+		want     bool
+		why      Why
+	}{
+		{"stop beats force", Always, exit3, force, true, 0, 0, false, WhyStopped},
+		{"stop beats always", Always, clean, Lists{}, true, 0, 0, false, WhyStopped},
+		{"prevent beats force (code)", Always, exit3, both, false, 0, 0, false, WhyPrevent},
+		{"prevent beats force (signal)", Always, usr1, both, false, 0, 0, false, WhyPrevent},
+		{"prevent beats the table", OnFailure, exit3, Lists{Prevent: mustList(t, "3")}, false, 0, 0, false, WhyPrevent},
+		{"force beats no (code)", No, exit3, force, false, 0, 0, true, WhyForce},
+		{"force beats no (signal)", No, usr1, force, false, 0, 0, true, WhyForce},
+		{"force beats on-success", OnSuccess, exit3, force, false, 0, 0, true, WhyForce},
+		{"force beats on-failure on a clean end", OnFailure, clean, force, false, 0, 0, true, WhyForce},
+		{"force is capped by max-restarts", No, exit3, force, false, 2, 2, false, WhyMaxRestarts},
+		{"table, under max", Always, exit3, Lists{}, false, 1, 2, true, WhyPolicy},
+		{"table, max reached", Always, exit3, Lists{}, false, 2, 2, false, WhyMaxRestarts},
+		{"max 0 is unlimited", Always, exit3, Lists{}, false, 1000, 0, true, WhyPolicy},
+		{"table says no", OnSuccess, exit3, Lists{}, false, 0, 0, false, WhyPolicy},
+		{"prevent on another code does not apply", OnFailure, exit3, Lists{Prevent: mustList(t, "4 SIGUSR2")}, false, 0, 0, true, WhyPolicy},
+	} {
+		d := decide(tc.p, tc.r, tc.l, tc.stopping, tc.restarts, tc.max)
+		if d.Restart != tc.want || d.Why != tc.why {
+			t.Errorf("%s: decide = %+v, want {%v %s}", tc.name, d, tc.want, tc.why)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	success := mustList(t, "75 SIGUSR1")
+	timeout, watchdog := Timeout, Watchdog
+	for _, tc := range []struct {
+		code   int
+		sig    unix.Signal
+		forced *Class
+		want   Class
+		status int
+	}{
+		{0, 0, nil, Clean, 0},
+		{3, 0, nil, ExitCode, 3},
+		{75, 0, nil, Clean, 75},
+		{-1, unix.SIGHUP, nil, Clean, 129},
+		{-1, unix.SIGINT, nil, Clean, 130},
+		{-1, unix.SIGTERM, nil, Clean, 143},
+		{-1, unix.SIGPIPE, nil, Clean, 141},
+		{-1, unix.SIGUSR1, nil, Clean, 138},
+		{-1, unix.SIGKILL, nil, Signal, 137},
+		{-1, unix.SIGSEGV, nil, Signal, 139},
+		{-1, unix.SIGABRT, nil, Signal, 134},
+		{-1, unix.SIGTERM, &timeout, Timeout, 143},
+		{0, 0, &watchdog, Watchdog, 0},
+		{-1, unix.SIGKILL, &watchdog, Watchdog, 137},
+	} {
+		r := classify(tc.code, tc.sig, success, tc.forced)
+		if r.Class != tc.want || r.Status() != tc.status {
+			t.Errorf("classify(%d, %v) = %s status %d, want %s status %d", tc.code, tc.sig, r.Class, r.Status(), tc.want, tc.status)
+		}
+	}
+}
+
+func TestStatusList(t *testing.T) {
+	l := mustList(t, "0, 75 SIGUSR1,USR2  sigrtmin+2 255")
+	for _, in := range []struct {
+		code int
+		sig  unix.Signal
+	}{{0, 0}, {75, 0}, {255, 0}, {-1, unix.SIGUSR1}, {-1, unix.SIGUSR2}, {-1, 36}} {
+		if !l.Has(in.code, in.sig) {
+			t.Errorf("list lacks code %d sig %d", in.code, in.sig)
+		}
+	}
+	for _, out := range []struct {
+		code int
+		sig  unix.Signal
+	}{{1, 0}, {74, 0}, {-1, unix.SIGTERM}, {-1, 35}} {
+		if l.Has(out.code, out.sig) {
+			t.Errorf("list has code %d sig %d", out.code, out.sig)
+		}
+	}
+	for _, bad := range []string{"256", "-1", "SIGFOO", "FOO", "3.5", "RTMIN+40", "RTMAX+1"} {
+		var l StatusList
+		if err := l.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("StatusList(%q) = nil error, want one", bad)
+		}
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]unix.Signal{
+		"SIGTERM": unix.SIGTERM, "TERM": unix.SIGTERM, "term": unix.SIGTERM, "SIGKILL": unix.SIGKILL,
+		"ABRT": unix.SIGABRT, "RTMIN": 34, "SIGRTMIN+3": 37, "RTMAX": 64, "RTMAX-1": 63,
+	} {
+		got, err := parseSignal(in)
+		if err != nil || got != want {
+			t.Errorf("parseSignal(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "SIG", "FOO", "15", "RTMIN+31", "RTMIN-1", "RTMINX"} {
+		if got, err := parseSignal(bad); err == nil {
+			t.Errorf("parseSignal(%q) = %d, want an error", bad, got)
+		}
+	}
+	if n := signalName(37); n != "SIGRTMIN+3" {
+		t.Errorf("signalName(37) = %q", n)
+	}
+}

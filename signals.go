@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// commandError is a COMMAND that cannot be executed: status 127 (not found)
+// or 126 (found, not executable), as a shell reports them.
+type commandError struct {
+	status int
+	err    error
+}
+
+func (e commandError) Error() string { return e.err.Error() }
+func (e commandError) Unwrap() error { return e.err }
+
+// lookCommand finds argv0 as a shell would (PATH search when it has no slash)
+// and says why it cannot run when it cannot.
+func lookCommand(argv0 string) (string, error) {
+	path, err := exec.LookPath(argv0)
+	if err == nil {
+		return path, nil
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return "", commandError{126, fmt.Errorf("%s: permission denied (not executable)", argv0)}
+	}
+	if errors.Is(err, unix.EISDIR) || isDir(argv0) {
+		return "", commandError{126, fmt.Errorf("%s: is a directory", argv0)}
+	}
+	return "", commandError{127, fmt.Errorf("%s: command not found", argv0)}
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// execError maps a failed fork/exec to the shell's 127 or 126.
+func execError(argv0 string, err error) commandError {
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		return commandError{127, fmt.Errorf("%s: command not found: %w", argv0, err)}
+	default:
+		return commandError{126, fmt.Errorf("%s: cannot execute: %w", argv0, err)}
+	}
+}
+
+// startChild forks and execs the command in a process group of its own.
+// Nothing here waits for it: the supervisor's reap is the only waiter.
+func startChild(path string, argv, env []string) (int, error) {
+	attr := &syscall.ProcAttr{
+		Env:   env,
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Setpgid: true,
+			// If restart-run is killed outright, the child must not live on
+			// holding the service's port while an outer supervisor starts a
+			// new copy. Go re-checks the parent after setting this, closing
+			// the race with a parent that dies during the fork.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	// Descriptors restart-run inherited without close-on-exec (3>file in a
+	// shell) pass through exec as with any command prefix; everything Go
+	// opens is close-on-exec, so none of ours reaches the child. Go's fork
+	// also resets every signal it handles to SIG_DFL in the child and
+	// restores the signal mask, so the child starts with default signals.
+	return syscall.ForkExec(path, argv, attr)
+}
+
+// notifySignals routes every signal restart-run can catch to ch, except
+// SIGURG: the Go runtime sends itself SIGURG to preempt goroutines, so one
+// from outside cannot be told from its own and is not forwarded.
+func notifySignals(ch chan<- os.Signal) {
+	var sigs []os.Signal
+	for s := unix.Signal(1); s <= 64; s++ {
+		switch s {
+		case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG:
+			continue
+		}
+		sigs = append(sigs, s)
+	}
+	signal.Notify(ch, sigs...)
+}
+
+// setSubreaper makes restart-run the reaper of orphaned descendants, so they
+// are reaped here rather than by an init that may not exist (a container).
+func setSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set child subreaper: %w", err)
+	}
+	return nil
+}
+
+// exitStatus splits a wait status into an exit code and a killing signal.
+func exitStatus(ws unix.WaitStatus) (code int, sig unix.Signal) {
+	if ws.Signaled() {
+		return -1, ws.Signal()
+	}
+	return ws.ExitStatus(), 0
+}
+
+// groupAlive reports whether any process is left in process group pgid.
+func groupAlive(pgid int) bool {
+	return pgid > 0 && unix.Kill(-pgid, 0) != unix.ESRCH
+}
+
+type proc struct{ pid, pgid int }
+
+// childrenOf lists the processes whose parent is ppid, read from /proc:
+// the orphans reparented to restart-run as subreaper. The kernel here may
+// lack /proc/PID/task/TID/children, so every process's stat is read; this
+// runs only when leftovers are known to exist.
+func childrenOf(ppid int) []proc {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	var out []proc
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + name + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name in parentheses may hold spaces and parentheses;
+		// the fields after the last ')' are "state ppid pgrp ...".
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := bytes.Fields(b[i+1:])
+		if len(f) < 3 {
+			continue
+		}
+		p, err1 := strconv.Atoi(string(f[1]))
+		g, err2 := strconv.Atoi(string(f[2]))
+		if err1 == nil && err2 == nil && p == ppid {
+			out = append(out, proc{pid: pid, pgid: g})
+		}
+	}
+	return out
+}

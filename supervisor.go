@@ -1,0 +1,361 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// phase is where one run of the child stands.
+type phase int
+
+const (
+	running  phase = iota // the main child is alive
+	cleaning              // it ended; its leftovers are being stopped
+	pausing               // waiting --restart-sec before the next start
+	finished              // restart-run is about to exit
+)
+
+// alarm is a timer that is either armed or not; its channel is nil when it
+// is not, so a select on it waits for nothing.
+type alarm struct {
+	t  *time.Timer
+	on bool
+}
+
+func (a *alarm) set(d time.Duration) {
+	if a.t == nil {
+		a.t = time.NewTimer(d)
+	} else {
+		a.t.Reset(d) // since Go 1.23 Reset drops a value not yet received
+	}
+	a.on = true
+}
+
+func (a *alarm) stop() {
+	if a.t != nil {
+		a.t.Stop()
+	}
+	a.on = false
+}
+
+func (a *alarm) C() <-chan time.Time {
+	if !a.on {
+		return nil
+	}
+	return a.t.C
+}
+
+// supervisor owns the child and all of restart-run's state. Only the
+// goroutine in run touches it: signals, child exits and timers all arrive as
+// values in its one select.
+type supervisor struct {
+	cfg  *config
+	log  zerolog.Logger
+	path string
+	self int
+	sigs chan os.Signal
+
+	phase    phase
+	pid      int // the main child, 0 when none runs
+	pgid     int // the main child's process group, kept until it is empty
+	started  time.Time
+	attempt  int // starts so far
+	restarts int
+	stopping bool
+	forced   *Class // Timeout or Watchdog when restart-run killed the child
+	last     Result
+	status   int
+
+	kill  alarm // SIGKILL after --timeout-stop
+	pause alarm // the pause before a restart
+
+	// cleanup of one run's leftovers
+	noChildren bool                // the last reap found no children at all
+	killed     bool                // leftovers have been sent SIGKILL
+	signalled  map[int]unix.Signal // what each leftover was last sent; 0 is the group
+}
+
+func newSupervisor(cfg *config, log zerolog.Logger) (*supervisor, error) {
+	path, err := lookCommand(cfg.argv[0])
+	if err != nil {
+		return nil, err
+	}
+	s := &supervisor{
+		cfg:  cfg,
+		log:  log,
+		path: path,
+		self: os.Getpid(),
+		// Standard signals coalesce in the kernel anyway; the buffer only
+		// has to cover a burst that arrives while the loop is busy.
+		sigs: make(chan os.Signal, 256),
+	}
+	notifySignals(s.sigs)
+	if err := setSubreaper(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// run supervises until no restart is due and returns the exit status.
+func (s *supervisor) run() int {
+	if !s.cfg.limiter.Allow(time.Now()) {
+		panic("the start limiter refused the first start") // Burst >= 1 here
+	}
+	if err := s.start(); err != nil {
+		return err.(commandError).status
+	}
+	for s.phase != finished {
+		select {
+		case sig := <-s.sigs:
+			s.onSignal(sig.(unix.Signal))
+		case <-s.kill.C():
+			s.kill.on = false
+			s.onKillTimeout()
+		case <-s.pause.C():
+			s.pause.on = false
+			if err := s.start(); err != nil {
+				return err.(commandError).status
+			}
+		}
+	}
+	return s.status
+}
+
+// start execs the child once. Only the first start can fail outright; a
+// later failure to exec ends that start as exit code 127 or 126.
+func (s *supervisor) start() error {
+	s.attempt++
+	pid, err := startChild(s.path, s.cfg.argv, s.cfg.env)
+	if err != nil {
+		ce := execError(s.cfg.argv[0], err)
+		if s.attempt == 1 {
+			s.log.Error().Str("event", "exit").Int("attempt", s.attempt).Int("exit_code", ce.status).
+				Err(ce).Msg("cannot start the command")
+			return ce
+		}
+		s.log.Error().Str("event", "exit").Int("attempt", s.attempt).Int("exit_code", ce.status).
+			Str("class", ExitCode.String()).Err(ce).Msg("cannot start the command")
+		s.last = Result{Class: ExitCode, Code: ce.status}
+		s.backoff().Ran(0)
+		s.decideNext()
+		return nil
+	}
+	s.pid, s.pgid, s.started, s.forced = pid, pid, time.Now(), nil
+	s.phase = running
+	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.attempt).
+		Strs("command", s.cfg.argv).Msg("child started")
+	return nil
+}
+
+func (s *supervisor) backoff() *Backoff { return &s.cfg.backoff }
+
+func (s *supervisor) onSignal(sig unix.Signal) {
+	switch sig {
+	case unix.SIGCHLD:
+		s.reap()
+	case unix.SIGPIPE:
+		// Our stderr's reader went away, or someone sent it: either way it
+		// must not kill the supervisor of a service that is still running.
+		s.log.Debug().Str("event", "signal").Str("signal", "SIGPIPE").Msg("SIGPIPE ignored")
+	case unix.SIGTERM, unix.SIGINT, unix.SIGQUIT:
+		s.requestStop(sig)
+	default:
+		if s.phase == running {
+			s.signalChild(sig, false)
+			return
+		}
+		s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).Msg("no child running; signal dropped")
+	}
+}
+
+// signalChild sends sig to the main child, or to its whole process group
+// when group is set and --kill-mode is control-group.
+func (s *supervisor) signalChild(sig unix.Signal, group bool) {
+	target := s.pid
+	if group && s.cfg.killMode == "control-group" {
+		target = -s.pgid
+	}
+	if err := unix.Kill(target, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		s.log.Warn().Str("event", "signal").Str("signal", signalName(sig)).Int("pid", target).Err(err).Msg("cannot signal the child")
+	}
+}
+
+// requestStop handles SIGTERM, SIGINT and SIGQUIT: pass it on and never
+// restart again.
+func (s *supervisor) requestStop(sig unix.Signal) {
+	first := !s.stopping
+	s.stopping = true
+	s.log.Info().Str("event", "stop").Str("signal", signalName(sig)).Msg("stop requested")
+	switch s.phase {
+	case running:
+		s.signalChild(sig, true)
+		if first {
+			s.kill.set(s.cfg.timeoutStop)
+		}
+	case cleaning:
+		// The leftovers are being stopped already; the decision that follows
+		// sees the stop and does not restart.
+	case pausing:
+		s.pause.stop()
+		s.finish(s.last.Status())
+	}
+}
+
+func (s *supervisor) onKillTimeout() {
+	switch s.phase {
+	case running:
+		s.log.Warn().Str("event", "kill").Int("pid", s.pid).Dur("timeout", s.cfg.timeoutStop).
+			Msg("child did not stop in time; sending SIGKILL")
+		s.signalChild(unix.SIGKILL, s.cfg.killMode != "process")
+	case cleaning:
+		s.log.Warn().Str("event", "kill").Dur("timeout", s.cfg.timeoutStop).
+			Msg("leftover processes did not stop in time; sending SIGKILL")
+		s.killed = true
+		s.sweep()
+		s.checkCleaned()
+	}
+}
+
+// reap is the only caller of wait4: any other waiter could take the main
+// child's status before we see it. It reaps every zombie, orphans included.
+func (s *supervisor) reap() {
+	var main *unix.WaitStatus
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			s.noChildren = errors.Is(err, unix.ECHILD)
+			break
+		}
+		if pid == s.pid && s.pid != 0 {
+			main = &ws
+		}
+	}
+	if main != nil {
+		s.childEnded(*main)
+		return
+	}
+	if s.phase == cleaning {
+		s.sweep() // orphans reparented since the last look
+		s.checkCleaned()
+	}
+}
+
+func (s *supervisor) childEnded(ws unix.WaitStatus) {
+	code, sig := exitStatus(ws)
+	ran := time.Since(s.started)
+	s.last = classify(code, sig, s.cfg.lists.Success, s.forced)
+	ev := s.log.Info().Str("event", "exit").Int("pid", s.pid).Int("exit_code", s.last.Status())
+	if sig != 0 {
+		ev = ev.Str("signal", signalName(sig))
+	}
+	ev.Str("class", s.last.Class.String()).Dur("runtime", ran).Msg("child exited")
+	s.pid = 0
+	s.kill.stop()
+	s.backoff().Ran(ran)
+
+	// From here until the decision, the child's leftovers are stopped, so
+	// that a restarted server finds its port free and nothing outlives us.
+	s.phase = cleaning
+	s.killed = s.cfg.killMode == "mixed"
+	s.signalled = nil
+	if s.cfg.killMode == "process" {
+		s.decideNext()
+		return
+	}
+	s.sweep()
+	if !s.checkCleaned() {
+		s.kill.set(s.cfg.timeoutStop)
+	}
+}
+
+// sweep signals what is left of the child's process group and every orphan
+// reparented to restart-run that has not had this signal yet: the kill
+// signal (then SIGCONT, so a stopped process can act on it), or SIGKILL once
+// the time is up or under --kill-mode=mixed.
+func (s *supervisor) sweep() {
+	sig := s.cfg.killSignal
+	if s.killed {
+		sig = unix.SIGKILL
+	}
+	hit := func(pid int) {
+		_ = unix.Kill(pid, sig)
+		if sig != unix.SIGKILL {
+			_ = unix.Kill(pid, unix.SIGCONT)
+		}
+	}
+	if s.signalled == nil {
+		s.signalled = map[int]unix.Signal{}
+	}
+	// The group is signalled as a whole, once for each signal; key 0 stands
+	// for it. Orphans that left the group are signalled one by one.
+	if s.signalled[0] != sig && groupAlive(s.pgid) {
+		hit(-s.pgid)
+		s.signalled[0] = sig
+	}
+	if s.noChildren {
+		return
+	}
+	for _, p := range childrenOf(s.self) {
+		if p.pgid == s.pgid || s.signalled[p.pid] == sig {
+			continue
+		}
+		hit(p.pid)
+		s.signalled[p.pid] = sig
+	}
+}
+
+// checkCleaned ends the cleanup once the group is empty and every child of
+// restart-run has been reaped, and reports whether it did.
+func (s *supervisor) checkCleaned() bool {
+	if !s.noChildren || groupAlive(s.pgid) {
+		return false
+	}
+	s.kill.stop()
+	s.pgid = 0
+	s.decideNext()
+	return true
+}
+
+// decideNext applies the restart decision, --max-restarts and the start
+// limiter to the run that just ended, then pauses or finishes.
+func (s *supervisor) decideNext() {
+	d := decide(s.cfg.policy, s.last, s.cfg.lists, s.stopping, s.restarts, s.cfg.maxRestarts)
+	status := s.last.Status()
+	if !d.Restart {
+		if d.Why == WhyMaxRestarts {
+			s.log.Warn().Str("event", "give-up").Int("restarts", s.restarts).Int("exit_code", status).
+				Msg("--max-restarts used up; not restarting")
+		} else {
+			s.log.Info().Str("event", "done").Str("reason", string(d.Why)).Int("exit_code", status).
+				Msg("not restarting")
+		}
+		s.finish(status)
+		return
+	}
+	delay := s.backoff().Next()
+	if !s.cfg.limiter.Allow(time.Now().Add(delay)) {
+		s.log.Warn().Str("event", "limit").Int("burst", s.cfg.limiter.Burst).
+			Dur("interval", s.cfg.limiter.Interval).Int("exit_code", status).
+			Msg("start limit hit; not restarting")
+		s.finish(status)
+		return
+	}
+	s.restarts++
+	s.log.Info().Str("event", "restart").Dur("delay", delay).Int("attempt", s.attempt+1).
+		Str("reason", string(d.Why)).Msg("restarting")
+	s.phase = pausing
+	s.pause.set(delay)
+}
+
+func (s *supervisor) finish(status int) {
+	s.phase = finished
+	s.status = status
+}
