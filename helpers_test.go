@@ -152,6 +152,16 @@ func startRR(t *testing.T, env []string, args ...string) *rr {
 	t.Helper()
 	cmd := exec.Command(rrBin, args...)
 	cmd.Env = append(append(os.Environ(), helperEnv+"=1"), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd runs cmd (restart-run, perhaps behind another program) with its
+// stdout and stderr read as they come.
+func startCmd(t *testing.T, cmd *exec.Cmd) *rr {
+	t.Helper()
+	if cmd.Env == nil {
+		cmd.Env = append(os.Environ(), helperEnv+"=1")
+	}
 	// Our own pipes rather than exec's: the readers run to EOF on their own
 	// time, and a process that outlives restart-run holding them shows up
 	// as a failure below instead of a hung Wait.
@@ -233,6 +243,22 @@ func (r *rr) logText() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return strings.Join(r.log, "\n")
+}
+
+// next waits for the next log event named name, skipping others.
+func (r *rr) next(name string) event {
+	r.t.Helper()
+	timeout := time.After(deadline)
+	for {
+		select {
+		case e := <-r.events:
+			if e.str("event") == name {
+				return e
+			}
+		case <-timeout:
+			r.t.Fatalf("no %q event within %v; log:\n%s", name, deadline, r.logText())
+		}
+	}
 }
 
 // line waits for the next stdout line that starts with prefix and returns

@@ -1,9 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // waitReady waits for the child's "ready PID" line and returns the pid.
@@ -33,5 +43,273 @@ func TestStopSignals(t *testing.T) {
 				t.Errorf("stop events %v", s)
 			}
 		})
+	}
+}
+
+// waitUntil polls cond until it holds or the deadline passes: for states
+// with no event to wait on (a zombie reaped by another process).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	stop := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(stop) {
+			t.Fatalf("%s: not within %v", what, deadline)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// zombiesOf counts the zombie children of ppid.
+func zombiesOf(ppid int) int {
+	n := 0
+	for _, p := range childrenOf(ppid) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid)); err == nil {
+			if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'Z' {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
+}
+
+// waitGone waits, on the kernel's word through a pidfd, for pid to exit.
+func waitGone(t *testing.T, pid int, within time.Duration) {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return
+	}
+	if err != nil {
+		t.Fatalf("pidfd_open(%d): %v", pid, err)
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, int(within.Milliseconds()))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if n == 1 {
+			return
+		}
+		t.Fatalf("process %d still alive after %v", pid, within)
+	}
+}
+
+// TestStopDuringPause: a stop request ends the pause before a restart at
+// once, and no new start follows.
+func TestStopDuringPause(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--restart-sec=1h", "--"}, child("exit", "4")...)...)
+	r.next("restart")
+	r.signal(syscall.SIGTERM)
+	if st := r.wait(); st != 4 {
+		t.Errorf("status %d, want the last child's 4", st)
+	}
+	if n := len(r.named("start")); n != 1 {
+		t.Errorf("%d starts, want 1", n)
+	}
+}
+
+// TestStopTimeout: a child that ignores SIGTERM is killed after
+// --timeout-stop; a second stop signal is passed on too.
+func TestStopTimeout(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--restart=always", "--timeout-stop=1s", "--"}, child("signals", "TERM", "INT")...)...)
+	r.waitReady()
+	r.signal(syscall.SIGTERM)
+	if got := r.line("got"); got[0] != "SIGTERM" {
+		t.Fatalf("child got %v", got)
+	}
+	r.signal(syscall.SIGINT)
+	if got := r.line("got"); got[0] != "SIGINT" {
+		t.Fatalf("child got %v", got)
+	}
+	if st := r.wait(); st != 137 {
+		t.Errorf("status %d, want 137 (SIGKILL)", st)
+	}
+	if k := r.named("kill"); len(k) != 1 {
+		t.Errorf("kill events %v, want one", k)
+	}
+	if n := len(r.named("start")); n != 1 {
+		t.Errorf("%d starts, want 1", n)
+	}
+}
+
+// TestForwardSignals: every other catchable signal reaches the child as it
+// is, and changes nothing else.
+func TestForwardSignals(t *testing.T) {
+	sigs := []string{"SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT", "SIGALRM", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGRTMIN+3", "SIGRTMAX"}
+	r := startRR(t, nil, append([]string{"--restart=no", "--"}, child(append([]string{"signals"}, sigs...)...)...)...)
+	r.waitReady()
+	for _, name := range sigs {
+		s, _ := parseSignal(name)
+		r.signal(s)
+		if got := r.line("got"); got[0] != signalName(s) {
+			t.Errorf("sent %s, child got %s", name, got[0])
+		}
+	}
+	r.signal(syscall.SIGTERM)
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143", st)
+	}
+	if n := len(r.named("start")); n != 1 {
+		t.Errorf("%d starts, want 1", n)
+	}
+}
+
+// TestSignalBurst: 2000 SIGUSR1 at once leave restart-run working.
+func TestSignalBurst(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--restart=always", "--"}, child("signals", "USR1")...)...)
+	r.waitReady()
+	for range 2000 {
+		r.signal(syscall.SIGUSR1)
+	}
+	r.line("got") // at least one arrived; standard signals coalesce
+	r.signal(syscall.SIGTERM)
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143; log:\n%s", st, r.logText())
+	}
+	if n := len(r.named("start")); n != 1 {
+		t.Errorf("%d starts, want 1", n)
+	}
+}
+
+// TestSIGPIPE: with its stderr a pipe nobody reads any more, restart-run
+// keeps supervising and restarting; SIGPIPE sent to it is not forwarded.
+func TestSIGPIPE(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close() // the reader is gone before restart-run writes a line
+	cmd := exec.Command(rrBin, append([]string{"--restart=always", "--restart-sec=10ms", "--burst=0", "--max-restarts=20", "--"},
+		child("exit", "1")...)...)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.Stderr = pw
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	sc := bufio.NewScanner(stdout)
+	starts := 0
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "stamp ") {
+			starts++
+			if starts == 2 {
+				// restart-run is past its set-up: a SIGPIPE from outside
+				// must not kill it either.
+				_ = cmd.Process.Signal(syscall.SIGPIPE)
+			}
+		}
+	}
+	cmd.Wait()
+	if st := cmd.ProcessState.ExitCode(); st != 1 {
+		t.Errorf("status %d (%v), want 1", st, cmd.ProcessState)
+	}
+	if starts != 21 {
+		t.Errorf("%d starts, want 21", starts)
+	}
+}
+
+// TestLeftovers: after the child ends, what is left of its process group and
+// orphans that left the group are stopped before the restart under
+// control-group, SIGKILLed under mixed, and left alone under process.
+func TestLeftovers(t *testing.T) {
+	// The grandchild in the group ignores SIGTERM, so control-group needs
+	// SIGKILL after --timeout-stop; the one in a session of its own (setsid)
+	// has left the group and is found as an orphan.
+	script := `trap '' TERM; sleep 300 & echo grand $!; setsid sleep 301 & echo grand $!; echo ready $$; exit 1`
+	for _, mode := range []string{"control-group", "mixed", "process"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := startRR(t, nil, "--kill-mode="+mode, "--timeout-stop=500ms", "--restart-sec=1h", "--", "sh", "-c", script)
+			g1, _ := strconv.Atoi(r.line("grand")[0])
+			g2, _ := strconv.Atoi(r.line("grand")[0])
+			r.next("restart") // logged after the cleanup
+			kills := 0
+			for _, g := range []int{g1, g2} {
+				if alive(g) == (mode != "process") {
+					t.Errorf("grandchild %d alive %v under %s", g, alive(g), mode)
+				}
+				if mode == "process" {
+					syscall.Kill(g, syscall.SIGKILL)
+				}
+			}
+			r.signal(syscall.SIGTERM)
+			r.wait()
+			kills = len(r.named("kill"))
+			if want := map[string]int{"control-group": 1, "mixed": 0, "process": 0}[mode]; kills != want {
+				t.Errorf("%d kill events, want %d", kills, want)
+			}
+		})
+	}
+}
+
+// TestNoZombies: a child that double-forks 200 short-lived grandchildren
+// leaves no zombie: restart-run, their subreaper, reaps them.
+func TestNoZombies(t *testing.T) {
+	r := startRR(t, nil, "--restart=no", "--", "sh", "-c",
+		`i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; echo ready $$; exec sleep 1000`)
+	r.waitReady()
+	pid := r.cmd.Process.Pid
+	waitUntil(t, "no zombie children of restart-run", func() bool { return zombiesOf(pid) == 0 })
+	r.signal(syscall.SIGTERM)
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143", st)
+	}
+}
+
+// TestParentDeath: restart-run killed outright takes its child with it.
+func TestParentDeath(t *testing.T) {
+	r := startRR(t, nil, "--restart=always", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	pid := r.waitReady()
+	r.signal(syscall.SIGKILL)
+	r.wait()
+	waitGone(t, pid, time.Second)
+}
+
+// TestPID1: as PID 1 of a new PID namespace restart-run reaps orphans and
+// stops on SIGTERM with the child's status.
+func TestPID1(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare --pid needs root; CI runs this as root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", rrBin, "--restart=always", "--", "sh", "-c",
+		`i=0; while [ $i -lt 50 ]; do (sleep 0.01 &); i=$((i+1)); done; echo parent $PPID; echo ready $$; exec sleep 1000`)
+	r := startCmd(t, cmd)
+	if ppid := r.line("parent")[0]; ppid != "1" {
+		t.Errorf("child's parent is %s in the namespace, want 1 (restart-run)", ppid)
+	}
+	var rrPid int
+	waitUntil(t, "restart-run started under unshare", func() bool {
+		kids := childrenOf(cmd.Process.Pid)
+		if len(kids) == 1 {
+			rrPid = kids[0].pid
+		}
+		return rrPid != 0
+	})
+	waitUntil(t, "orphans reaped by PID 1", func() bool { return len(childrenOf(rrPid)) == 1 && zombiesOf(rrPid) == 0 })
+	syscall.Kill(rrPid, syscall.SIGTERM)
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143; log:\n%s", st, r.logText())
+	}
+	if n := len(r.named("start")); n != 1 {
+		t.Errorf("%d starts, want 1", n)
 	}
 }
