@@ -147,6 +147,9 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 
 // run is restart-run's whole life; its result is the exit status.
 func run(args []string, stderr io.Writer) int {
+	if os.Getenv(sentinelEnv) == "1" {
+		return ttySentinel()
+	}
 	cli, done, err := parse(args, os.Stdout)
 	if done {
 		return 0

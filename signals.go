@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -55,14 +56,19 @@ func execError(argv0 string, err error) commandError {
 	}
 }
 
-// startChild forks and execs the command in a process group of its own.
-// Nothing here waits for it: the supervisor's reap is the only waiter.
-func startChild(path string, argv, env []string) (int, error) {
+// startChild forks and execs the command in a process group of its own, or
+// in group pgid when it is not 0; with tty >= 0 that group is made the
+// terminal's foreground group. Nothing here waits for the child: the
+// supervisor's reap is the only waiter.
+func startChild(path string, argv, env []string, pgid, tty int) (int, error) {
 	attr := &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{0, 1, 2},
 		Sys: &syscall.SysProcAttr{
-			Setpgid: true,
+			Setpgid:    true,
+			Pgid:       pgid,
+			Foreground: tty >= 0,
+			Ctty:       tty,
 			// If restart-run is killed outright, the child must not live on
 			// holding the service's port while an outer supervisor starts a
 			// new copy. Go re-checks the parent after setting this, closing
@@ -155,4 +161,79 @@ func childrenOf(ppid int) []proc {
 		}
 	}
 	return out
+}
+
+// sentinelEnv starts restart-run as the terminal sentinel instead. It is
+// prefixed RESTART_RUN_ so that no child of a restart-run ever inherits it.
+const sentinelEnv = "RESTART_RUN_INTERNAL_TTY_SENTINEL"
+
+// ttySentinel is the body of the sentinel process. In a terminal the child's
+// process group is the terminal's foreground group, so Ctrl-C reaches the
+// child but not restart-run. The sentinel shares the child's group and does
+// nothing but end when the terminal sends the group SIGINT or SIGQUIT: its
+// end tells restart-run that the user pressed Ctrl-C (or Ctrl-\), which a
+// kill(1) sent to the child alone never does.
+func ttySentinel() int {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP)
+	sig := (<-ch).(unix.Signal)
+	if sig == unix.SIGINT || sig == unix.SIGQUIT {
+		return 128 + int(sig)
+	}
+	return 0
+}
+
+// terminal is the controlling terminal when restart-run runs in its
+// foreground; the child then gets the terminal for each run.
+type terminal struct {
+	fd   int
+	self int    // restart-run's own process group
+	exe  string // restart-run's binary, for the sentinel
+}
+
+// openTerminal returns the terminal on stdin when restart-run is in its
+// foreground process group, or nil.
+func openTerminal() *terminal {
+	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	if err != nil || fg != unix.Getpgrp() {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	return &terminal{fd: 0, self: unix.Getpgrp(), exe: exe}
+}
+
+// startSentinel starts the sentinel as the leader of a new process group,
+// which the child then joins.
+func (t *terminal) startSentinel() (int, error) {
+	return syscall.ForkExec(t.exe, []string{"restart-run (tty sentinel)"}, &syscall.ProcAttr{
+		Env:   []string{sentinelEnv + "=1"},
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	})
+}
+
+// foreground hands the terminal to process group pgid. A process outside
+// the foreground group that calls tcsetpgrp gets SIGTTOU unless it blocks
+// it, so the call is made with SIGTTOU blocked on this thread alone.
+func (t *terminal) foreground(pgid int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	set.Val[(unix.SIGTTOU-1)/64] |= 1 << ((unix.SIGTTOU - 1) % 64)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		return err
+	}
+	err := unix.IoctlSetPointerInt(t.fd, unix.TIOCSPGRP, pgid)
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return err
+}
+
+// isForeground reports whether restart-run's own group holds the terminal
+// (false after "bg" in a shell).
+func (t *terminal) isForeground() bool {
+	fg, err := unix.IoctlGetInt(t.fd, unix.TIOCGPGRP)
+	return err == nil && fg == t.self
 }

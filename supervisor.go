@@ -58,6 +58,7 @@ type supervisor struct {
 	path string
 	self int
 	sigs chan os.Signal
+	tty  *terminal // nil unless restart-run runs in a terminal's foreground
 
 	phase    phase
 	pid      int // the main child, 0 when none runs
@@ -69,6 +70,9 @@ type supervisor struct {
 	forced   *Class // Timeout or Watchdog when restart-run killed the child
 	last     Result
 	status   int
+
+	sentinel     int  // the terminal sentinel of this run, 0 when none
+	childStopped bool // the child was stopped from the terminal (Ctrl-Z)
 
 	kill  alarm // SIGKILL after --timeout-stop
 	pause alarm // the pause before a restart
@@ -94,6 +98,7 @@ func newSupervisor(cfg *config, log zerolog.Logger) (*supervisor, error) {
 		sigs: make(chan os.Signal, 256),
 	}
 	notifySignals(s.sigs)
+	s.tty = openTerminal()
 	if err := setSubreaper(); err != nil {
 		return nil, err
 	}
@@ -129,8 +134,20 @@ func (s *supervisor) run() int {
 // later failure to exec ends that start as exit code 127 or 126.
 func (s *supervisor) start() error {
 	s.attempt++
-	pid, err := startChild(s.path, s.cfg.argv, s.cfg.env)
+	pgid, tty := 0, -1
+	if s.tty != nil {
+		if sp, err := s.tty.startSentinel(); err == nil {
+			s.sentinel, pgid, tty = sp, sp, s.tty.fd
+		} else {
+			s.log.Warn().Str("event", "start").Err(err).Msg("cannot start the terminal sentinel; Ctrl-C will restart the child")
+			tty = s.tty.fd
+		}
+	}
+	pid, err := startChild(s.path, s.cfg.argv, s.cfg.env, pgid, tty)
 	if err != nil {
+		if s.sentinel != 0 {
+			_ = unix.Kill(s.sentinel, unix.SIGKILL) // reaped by reap()
+		}
 		ce := execError(s.cfg.argv[0], err)
 		if s.attempt == 1 {
 			s.log.Error().Str("event", "exit").Int("attempt", s.attempt).Int("exit_code", ce.status).
@@ -144,7 +161,10 @@ func (s *supervisor) start() error {
 		s.decideNext()
 		return nil
 	}
-	s.pid, s.pgid, s.started, s.forced = pid, pid, time.Now(), nil
+	if pgid == 0 {
+		pgid = pid
+	}
+	s.pid, s.pgid, s.started, s.forced = pid, pgid, time.Now(), nil
 	s.phase = running
 	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.attempt).
 		Strs("command", s.cfg.argv).Msg("child started")
@@ -163,13 +183,65 @@ func (s *supervisor) onSignal(sig unix.Signal) {
 		s.log.Debug().Str("event", "signal").Str("signal", "SIGPIPE").Msg("SIGPIPE ignored")
 	case unix.SIGTERM, unix.SIGINT, unix.SIGQUIT:
 		s.requestStop(sig)
-	default:
-		if s.phase == running {
-			s.signalChild(sig, false)
+	case unix.SIGCONT:
+		if s.childStopped {
+			s.resumeChild()
 			return
 		}
-		s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).Msg("no child running; signal dropped")
+		s.forward(sig)
+	case unix.SIGTSTP:
+		if s.tty != nil && s.phase != running {
+			// Ctrl-Z while restart-run holds the terminal between runs.
+			_ = unix.Kill(s.self, unix.SIGSTOP)
+			return
+		}
+		s.forward(sig)
+	default:
+		s.forward(sig)
 	}
+}
+
+// forward passes any other signal on to the child, or drops it when none runs.
+func (s *supervisor) forward(sig unix.Signal) {
+	if s.phase == running {
+		s.signalChild(sig, false)
+		return
+	}
+	s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).Msg("no child running; signal dropped")
+}
+
+// onTerminalInterrupt: the user pressed Ctrl-C or Ctrl-\ in the terminal.
+// The terminal has signalled the child already; restart-run only makes sure
+// that no restart follows when this run ends.
+func (s *supervisor) onTerminalInterrupt() {
+	if !s.stopping {
+		s.log.Info().Str("event", "stop").Str("source", "terminal").Msg("interrupted from the terminal; no restart will follow")
+	}
+	s.stopping = true
+}
+
+// onChildStopped: the child stopped for job control (Ctrl-Z, or reading
+// the terminal from the background). restart-run takes the terminal back
+// and stops too, so that the shell sees the job stopped and "fg" works.
+func (s *supervisor) onChildStopped(sig unix.Signal) {
+	if s.tty == nil || (sig != unix.SIGTSTP && sig != unix.SIGTTIN && sig != unix.SIGTTOU) {
+		return
+	}
+	s.childStopped = true
+	_ = s.tty.foreground(s.tty.self)
+	s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).Msg("child stopped; stopping too")
+	_ = unix.Kill(s.self, unix.SIGSTOP)
+}
+
+// resumeChild: restart-run was continued ("fg" or "bg" in the shell) while
+// its child was stopped; the child goes on, with the terminal when
+// restart-run itself has it.
+func (s *supervisor) resumeChild() {
+	s.childStopped = false
+	if s.tty.isForeground() {
+		_ = s.tty.foreground(s.pgid)
+	}
+	_ = unix.Kill(-s.pgid, unix.SIGCONT)
 }
 
 // signalChild sends sig to the main child, or to its whole process group
@@ -212,6 +284,10 @@ func (s *supervisor) onKillTimeout() {
 			Msg("child did not stop in time; sending SIGKILL")
 		s.signalChild(unix.SIGKILL, s.cfg.killMode != "process")
 	case cleaning:
+		if s.sentinel != 0 {
+			_ = unix.Kill(s.sentinel, unix.SIGKILL) // reaped, then cleanup
+			return
+		}
 		s.log.Warn().Str("event", "kill").Dur("timeout", s.cfg.timeoutStop).
 			Msg("leftover processes did not stop in time; sending SIGKILL")
 		s.killed = true
@@ -224,9 +300,14 @@ func (s *supervisor) onKillTimeout() {
 // child's status before we see it. It reaps every zombie, orphans included.
 func (s *supervisor) reap() {
 	var main *unix.WaitStatus
+	resume := false
+	flags := unix.WNOHANG
+	if s.tty != nil {
+		flags |= unix.WUNTRACED // to follow Ctrl-Z
+	}
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		pid, err := unix.Wait4(-1, &ws, flags, nil)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -234,15 +315,29 @@ func (s *supervisor) reap() {
 			s.noChildren = errors.Is(err, unix.ECHILD)
 			break
 		}
-		if pid == s.pid && s.pid != 0 {
+		switch {
+		case ws.Stopped():
+			if pid == s.pid && s.pid != 0 {
+				s.onChildStopped(ws.StopSignal())
+			}
+		case pid == s.pid && s.pid != 0:
 			main = &ws
+		case pid == s.sentinel && s.sentinel != 0:
+			s.sentinel = 0
+			if code, sig := exitStatus(ws); code == 128+int(unix.SIGINT) || code == 128+int(unix.SIGQUIT) ||
+				sig == unix.SIGINT || sig == unix.SIGQUIT {
+				s.onTerminalInterrupt()
+			}
+			// A run that ended earlier was waiting for the sentinel.
+			resume = s.phase == cleaning
 		}
 	}
-	if main != nil {
+	switch {
+	case main != nil:
 		s.childEnded(*main)
-		return
-	}
-	if s.phase == cleaning {
+	case resume:
+		s.cleanup()
+	case s.phase == cleaning && s.sentinel == 0:
 		s.sweep() // orphans reparented since the last look
 		s.checkCleaned()
 	}
@@ -260,10 +355,29 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	s.pid = 0
 	s.kill.stop()
 	s.backoff().Ran(ran)
+	if s.tty != nil {
+		s.childStopped = false
+		if err := s.tty.foreground(s.tty.self); err != nil {
+			s.log.Warn().Str("event", "exit").Err(err).Msg("cannot take the terminal back")
+		}
+	}
 
-	// From here until the decision, the child's leftovers are stopped, so
-	// that a restarted server finds its port free and nothing outlives us.
 	s.phase = cleaning
+	if s.sentinel != 0 {
+		// Settle the sentinel before anything else can SIGKILL it: a
+		// Ctrl-C it has already received must show in how it ends. It
+		// ends at once on SIGTERM; the cleanup goes on when it is reaped.
+		_ = unix.Kill(s.sentinel, unix.SIGTERM)
+		s.kill.set(s.cfg.timeoutStop)
+		return
+	}
+	s.cleanup()
+}
+
+// cleanup stops the child's leftovers, from here until the decision, so
+// that a restarted server finds its port free and nothing outlives us.
+func (s *supervisor) cleanup() {
+	s.kill.stop()
 	s.killed = s.cfg.killMode == "mixed"
 	s.signalled = nil
 	if s.cfg.killMode == "process" {

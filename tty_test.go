@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// ptyShell is an interactive bash on a pseudo-terminal: the job control
+// that restart-run must cooperate with is bash's own.
+type ptyShell struct {
+	t    *testing.T
+	tty  *os.File
+	mu   sync.Mutex
+	buf  strings.Builder
+	seen int // bytes of buf already matched
+}
+
+func startShell(t *testing.T) *ptyShell {
+	t.Helper()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is needed for the terminal tests")
+	}
+	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "PS1=PROMPT> ", "TERM=dumb")
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatalf("start bash on a pty: %v", err)
+	}
+	sh := &ptyShell{t: t, tty: tty}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := tty.Read(b)
+			sh.mu.Lock()
+			sh.buf.Write(b[:n])
+			sh.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		tty.Write([]byte("\x04exit\n"))
+		cmd.Process.Kill()
+		cmd.Wait()
+		tty.Close()
+	})
+	sh.expect(`PROMPT> `)
+	return sh
+}
+
+func (sh *ptyShell) send(s string) {
+	if _, err := sh.tty.Write([]byte(s)); err != nil {
+		sh.t.Fatalf("write to the terminal: %v", err)
+	}
+}
+
+// expect waits for output matching re after what was matched before, and
+// returns its submatches.
+func (sh *ptyShell) expect(re string) []string {
+	sh.t.Helper()
+	rx := regexp.MustCompile(re)
+	stop := time.Now().Add(deadline)
+	for {
+		sh.mu.Lock()
+		out := sh.buf.String()
+		sh.mu.Unlock()
+		if loc := rx.FindStringSubmatchIndex(out[sh.seen:]); loc != nil {
+			m := rx.FindStringSubmatch(out[sh.seen:])
+			sh.seen += loc[1]
+			return m
+		}
+		if time.Now().After(stop) {
+			sh.t.Fatalf("no %q on the terminal within %v; it shows:\n%s", re, deadline, out)
+		}
+		time.Sleep(5 * time.Millisecond) // the pty reader has no event to wait on here
+	}
+}
+
+// TestTerminal drives restart-run from an interactive bash on a
+// pseudo-terminal: the child reads the terminal, a kill -INT from outside
+// is just the child's own end, Ctrl-Z and fg work, and Ctrl-C stops child
+// and restart-run without a restart even under --restart=always.
+func TestTerminal(t *testing.T) {
+	sh := startShell(t)
+	script := `echo ready $$; read line; echo "read:$line"; exit 1`
+	sh.send(fmt.Sprintf("%s --restart=always --restart-sec=0 --burst=0 --log-format=json -- sh -c '%s'\n", rrBin, script))
+
+	// The child reads the terminal, then exits 1 and is restarted.
+	sh.expect(`ready (\d+)`)
+	sh.send("hello\n")
+	sh.expect(`read:hello`)
+	pid, _ := strconv.Atoi(sh.expect(`ready (\d+)`)[1])
+
+	// kill -INT from outside reaches the child alone: a clean end, and
+	// --restart=always starts it again.
+	syscall.Kill(pid, syscall.SIGINT)
+	sh.expect(`"class":"clean"`)
+	sh.expect(`ready (\d+)`)
+
+	// Ctrl-Z stops the child and restart-run: bash sees the job stopped;
+	// fg gives the terminal back to the child, which reads it.
+	sh.send("\x1a")
+	sh.expect(`Stopped`)
+	sh.expect(`PROMPT> `)
+	sh.send("fg\n")
+	sh.send("again\n")
+	sh.expect(`read:again`)
+	sh.expect(`ready (\d+)`)
+
+	// Ctrl-C: the child dies of SIGINT and restart-run stops with it.
+	sh.send("\x03")
+	sh.expect(`"event":"done","reason":"stop requested"`)
+	sh.expect(`PROMPT> `)
+	sh.send("echo status=$?\n")
+	sh.expect(`status=130`)
+	if testing.Verbose() {
+		sh.mu.Lock()
+		t.Logf("terminal transcript:\n%s", sh.buf.String())
+		sh.mu.Unlock()
+	}
+}
