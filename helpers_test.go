@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,6 +92,16 @@ func helper(args []string) int {
 		}
 		code, _ := strconv.Atoi(args[3])
 		return code
+	case "sdnotify": // print the notify variables, sleep a little, send STATE with go-systemd, wait
+		say("env NOTIFY_SOCKET=%s WATCHDOG_USEC=%s WATCHDOG_PID=%s", os.Getenv("NOTIFY_SOCKET"),
+			os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"))
+		time.Sleep(200 * time.Millisecond) // the child's own pace: ready a little after start
+		say("sent %d", time.Now().UnixNano())
+		if ok, err := daemon.SdNotify(false, args[1]); !ok || err != nil {
+			say("sdnotify-failed %v %v", ok, err)
+		}
+		say("ready %d", os.Getpid())
+		sleepForever()
 	case "report": // print what the child inherited, as JSON
 		fds := map[string]string{}
 		ents, _ := os.ReadDir("/proc/self/fd")

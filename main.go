@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/kballard/go-shellquote"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -40,6 +43,21 @@ type CLI struct {
 	KillMode    KillMode   `default:"control-group" env:"RESTART_RUN_KILL_MODE" help:"What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."`
 	KillSignal  SignalName `default:"SIGTERM" env:"RESTART_RUN_KILL_SIGNAL" help:"Signal restart-run uses to stop the child and its leftovers."`
 	TimeoutStop Duration   `default:"10s" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL."`
+
+	Type           ServiceType  `default:"simple" env:"RESTART_RUN_TYPE" help:"simple: the child counts as started once it runs; notify: once it sends READY=1 to NOTIFY_SOCKET."`
+	NotifyAccess   NotifyAccess `default:"main" env:"RESTART_RUN_NOTIFY_ACCESS" help:"Whose notify datagrams count: main (the child's own pid) or all (any process of restart-run's user)."`
+	TimeoutStart   Duration     `default:"90s" env:"RESTART_RUN_TIMEOUT_START" help:"Under --type=notify, how long the child has to send READY=1 (0 = no limit)."`
+	RuntimeMax     Duration     `default:"0" env:"RESTART_RUN_RUNTIME_MAX" help:"Stop a child that runs longer than this (0 = no limit)."`
+	Watchdog       Duration     `default:"0" env:"RESTART_RUN_WATCHDOG" help:"The child must send WATCHDOG=1 at least this often (0 = no watchdog)."`
+	WatchdogSignal SignalName   `default:"SIGABRT" env:"RESTART_RUN_WATCHDOG_SIGNAL" help:"Signal sent to a child that missed its watchdog."`
+
+	HealthCmd         string   `env:"RESTART_RUN_HEALTH_CMD" placeholder:"CMD" help:"Health check command, split into words as a shell would and run without a shell; exit 0 is healthy."`
+	HealthHTTP        string   `name:"health-http" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"URL" help:"Health check: a GET of URL must answer 2xx or 3xx."`
+	HealthTCP         string   `name:"health-tcp" env:"RESTART_RUN_HEALTH_TCP" placeholder:"HOST:PORT" help:"Health check: a TCP connect to HOST:PORT must succeed."`
+	HealthInterval    Duration `default:"30s" env:"RESTART_RUN_HEALTH_INTERVAL" help:"Time between health checks."`
+	HealthTimeout     Duration `default:"30s" env:"RESTART_RUN_HEALTH_TIMEOUT" help:"A check running longer fails (and is killed)."`
+	HealthStartPeriod Duration `default:"0" env:"RESTART_RUN_HEALTH_START_PERIOD" help:"Failures in this time after a start do not count; a pass ends it."`
+	HealthRetries     Count    `default:"3" env:"RESTART_RUN_HEALTH_RETRIES" help:"Consecutive failures that make the child unhealthy; it is then stopped (class watchdog)."`
 
 	LogFormat LogFormat        `default:"auto" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
 	LogLevel  LogLevel         `default:"info" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
@@ -71,15 +89,23 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // enum tag so that a bad RESTART_RUN_* value is reported with its variable,
 // as kong does for values that fail to parse.
 type (
-	KillMode  string
-	LogFormat string
-	LogLevel  string
+	KillMode     string
+	LogFormat    string
+	LogLevel     string
+	ServiceType  string
+	NotifyAccess string
 )
 
 func (p *Policy) UnmarshalText(b []byte) error    { return oneOf((*string)(p), b, policyNames) }
 func (k *KillMode) UnmarshalText(b []byte) error  { return oneOf((*string)(k), b, killModes) }
 func (f *LogFormat) UnmarshalText(b []byte) error { return oneOf((*string)(f), b, logFormats) }
 func (l *LogLevel) UnmarshalText(b []byte) error  { return oneOf((*string)(l), b, logLevels) }
+func (t *ServiceType) UnmarshalText(b []byte) error {
+	return oneOf((*string)(t), b, []string{"simple", "notify"})
+}
+func (n *NotifyAccess) UnmarshalText(b []byte) error {
+	return oneOf((*string)(n), b, []string{"main", "all"})
+}
 
 var (
 	policyNames = []string{"no", "always", "on-success", "on-failure", "on-abnormal", "on-abort", "on-watchdog"}
@@ -147,8 +173,11 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 
 // run is restart-run's whole life; its result is the exit status.
 func run(args []string, stderr io.Writer) int {
-	if os.Getenv(sentinelEnv) == "1" {
+	switch {
+	case os.Getenv(sentinelEnv) == "1":
 		return ttySentinel()
+	case os.Getenv(execShimEnv) == "1":
+		return execShim(args)
 	}
 	cli, done, err := parse(args, os.Stdout)
 	if done {
@@ -190,6 +219,15 @@ type config struct {
 	killMode    string
 	killSignal  unix.Signal
 	timeoutStop time.Duration
+
+	notifyType     string
+	notifyAccess   string
+	timeoutStart   time.Duration
+	runtimeMax     time.Duration
+	watchdog       time.Duration
+	watchdogSignal unix.Signal
+
+	health *healthCheck // nil without a health check
 }
 
 func configure(cli *CLI) (*config, error) {
@@ -201,6 +239,10 @@ func configure(cli *CLI) (*config, error) {
 	}
 	if cli.Command[0] == "" {
 		return nil, usageError{errors.New("COMMAND is empty")}
+	}
+	health, err := configureHealth(cli)
+	if err != nil {
+		return nil, err
 	}
 	reset := time.Duration(cli.RestartMaxDelay)
 	if cli.RestartSteps == 0 || reset == 0 {
@@ -225,15 +267,77 @@ func configure(cli *CLI) (*config, error) {
 		killMode:    string(cli.KillMode),
 		killSignal:  unix.Signal(cli.KillSignal),
 		timeoutStop: time.Duration(cli.TimeoutStop),
+
+		notifyType:     string(cli.Type),
+		notifyAccess:   string(cli.NotifyAccess),
+		timeoutStart:   time.Duration(cli.TimeoutStart),
+		runtimeMax:     time.Duration(cli.RuntimeMax),
+		watchdog:       time.Duration(cli.Watchdog),
+		watchdogSignal: unix.Signal(cli.WatchdogSignal),
+		health:         health,
 	}, nil
 }
 
-// childEnv is restart-run's environment less its own configuration: a child
-// that happens to be restart-run again must not inherit our flags.
+// configureHealth checks the health flags: at most one check, and timing
+// that can work.
+func configureHealth(cli *CLI) (*healthCheck, error) {
+	c := &healthCheck{
+		url:      cli.HealthHTTP,
+		addr:     cli.HealthTCP,
+		interval: time.Duration(cli.HealthInterval),
+		timeout:  time.Duration(cli.HealthTimeout),
+		start:    time.Duration(cli.HealthStartPeriod),
+		retries:  int(cli.HealthRetries),
+	}
+	n := 0
+	for _, v := range []string{cli.HealthCmd, cli.HealthHTTP, cli.HealthTCP} {
+		if v != "" {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return nil, nil
+	case n > 1:
+		return nil, usageError{errors.New("--health-cmd, --health-http and --health-tcp: give at most one")}
+	case c.interval <= 0:
+		return nil, usageError{errors.New("--health-interval: must be more than 0")}
+	case c.timeout <= 0:
+		return nil, usageError{errors.New("--health-timeout: must be more than 0")}
+	case c.retries < 1:
+		return nil, usageError{errors.New("--health-retries: must be 1 or more")}
+	}
+	switch {
+	case cli.HealthCmd != "":
+		argv, err := shellquote.Split(cli.HealthCmd)
+		if err != nil || len(argv) == 0 {
+			return nil, usageError{fmt.Errorf("--health-cmd: %q is not a command line (%v)", cli.HealthCmd, err)}
+		}
+		c.argv = argv
+	case c.url != "":
+		u, err := url.Parse(c.url)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageError{fmt.Errorf("--health-http: %q is not an http:// or https:// URL", c.url)}
+		}
+	default:
+		if _, port, err := net.SplitHostPort(c.addr); err != nil || port == "" {
+			return nil, usageError{fmt.Errorf("--health-tcp: %q is not HOST:PORT", c.addr)}
+		}
+	}
+	return c, nil
+}
+
+// childEnv is restart-run's environment less its own configuration (a child
+// that happens to be restart-run again must not inherit our flags) and less
+// the notify variables of an outer supervisor, which are restart-run's own.
 func childEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "RESTART_RUN_") {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(name, "RESTART_RUN_"):
+		case name == "NOTIFY_SOCKET", name == "WATCHDOG_USEC", name == "WATCHDOG_PID":
+		default:
 			out = append(out, kv)
 		}
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,11 +24,13 @@ const (
 // alarm is a timer that is either armed or not; its channel is nil when it
 // is not, so a select on it waits for nothing.
 type alarm struct {
-	t  *time.Timer
-	on bool
+	t    *time.Timer
+	on   bool
+	when time.Time
 }
 
 func (a *alarm) set(d time.Duration) {
+	a.when = time.Now().Add(d)
 	if a.t == nil {
 		a.t = time.NewTimer(d)
 	} else {
@@ -59,6 +63,11 @@ type supervisor struct {
 	self int
 	sigs chan os.Signal
 	tty  *terminal // nil unless restart-run runs in a terminal's foreground
+	env  []string  // the child's environment
+	exe  string    // restart-run's own binary, for the exec shim
+
+	notify *notifySocket // the child's NOTIFY_SOCKET, nil when not needed
+	up     *upstream     // our own outer supervisor's socket, or nil
 
 	phase    phase
 	pid      int // the main child, 0 when none runs
@@ -76,6 +85,25 @@ type supervisor struct {
 
 	kill  alarm // SIGKILL after --timeout-stop
 	pause alarm // the pause before a restart
+
+	// readiness and the watchdog of the current run
+	ready          bool
+	watchdogPeriod time.Duration
+	startTimeout   alarm // --timeout-start, until READY=1
+	runtimeMax     alarm // --runtime-max
+	watchdog       alarm // the next WATCHDOG=1 is due
+	upWatchdog     alarm // our own ping to the outer supervisor
+
+	// health checks of the current run
+	healthState    healthState
+	healthLast     string // the state the last result left
+	healthRun      *healthRun
+	healthGen      int
+	healthTimedOut bool
+	healthNext     alarm
+	healthTimeout  alarm
+	healthDone     chan healthResult
+	healthOutput   chan healthResult
 
 	// cleanup of one run's leftovers
 	noChildren bool                // the last reap found no children at all
@@ -99,6 +127,27 @@ func newSupervisor(cfg *config, log zerolog.Logger) (*supervisor, error) {
 	}
 	notifySignals(s.sigs)
 	s.tty = openTerminal()
+	s.env = cfg.env
+	s.up = newUpstream()
+	if h := cfg.health; h != nil {
+		s.healthState = healthState{retries: h.retries, startPeriod: h.start}
+		s.healthDone = make(chan healthResult, 4)
+		s.healthOutput = make(chan healthResult, 4)
+	}
+	if cfg.notifyType == "notify" || cfg.watchdog > 0 {
+		n, err := openNotifySocket(log)
+		if err != nil {
+			return nil, err
+		}
+		s.notify = n
+		s.env = append(s.env, "NOTIFY_SOCKET="+n.Path())
+	}
+	if cfg.watchdog > 0 {
+		s.env = append(s.env, "WATCHDOG_USEC="+strconv.FormatInt(cfg.watchdog.Microseconds(), 10), execShimEnv+"=1")
+		if s.exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find restart-run's own binary for WATCHDOG_PID: %w", err)
+		}
+	}
 	if err := setSubreaper(); err != nil {
 		return nil, err
 	}
@@ -107,6 +156,10 @@ func newSupervisor(cfg *config, log zerolog.Logger) (*supervisor, error) {
 
 // run supervises until no restart is due and returns the exit status.
 func (s *supervisor) run() int {
+	defer s.close()
+	if s.up != nil && s.up.watchdog > 0 {
+		s.upWatchdog.set(s.up.watchdog)
+	}
 	if !s.cfg.limiter.Allow(time.Now()) {
 		panic("the start limiter refused the first start") // Burst >= 1 here
 	}
@@ -125,9 +178,49 @@ func (s *supervisor) run() int {
 			if err := s.start(); err != nil {
 				return err.(commandError).status
 			}
+		case d := <-s.notifyC():
+			s.onNotify(d)
+		case <-s.startTimeout.C():
+			s.startTimeout.on = false
+			s.onStartTimeout()
+		case <-s.runtimeMax.C():
+			s.runtimeMax.on = false
+			s.onRuntimeMax()
+		case <-s.watchdog.C():
+			s.watchdog.on = false
+			s.watchdogFailed("no WATCHDOG=1 within the period")
+		case <-s.healthNext.C():
+			s.healthNext.on = false
+			if s.phase == running && s.forced == nil && !s.stopping {
+				s.startHealth()
+			}
+		case <-s.healthTimeout.C():
+			s.healthTimeout.on = false
+			s.onHealthTimeout()
+		case r := <-s.healthDone:
+			s.healthFinished(r)
+		case r := <-s.healthOutput:
+			s.onHealthOutput(r)
+		case <-s.upWatchdog.C():
+			s.tellUp("WATCHDOG=1")
+			s.upWatchdog.set(s.up.watchdog)
 		}
 	}
 	return s.status
+}
+
+func (s *supervisor) notifyC() <-chan notifyDatagram {
+	if s.notify == nil {
+		return nil
+	}
+	return s.notify.C()
+}
+
+// close removes the notify socket; restart-run is about to exit.
+func (s *supervisor) close() {
+	if s.notify != nil {
+		_ = s.notify.Close()
+	}
 }
 
 // start execs the child once. Only the first start can fail outright; a
@@ -143,7 +236,11 @@ func (s *supervisor) start() error {
 			tty = s.tty.fd
 		}
 	}
-	pid, err := startChild(s.path, s.cfg.argv, s.cfg.env, pgid, tty)
+	path, argv := s.path, s.cfg.argv
+	if s.exe != "" {
+		path, argv = s.exe, append([]string{"restart-run (exec)", s.path}, argv...)
+	}
+	pid, err := startChild(path, argv, s.env, pgid, tty)
 	if err != nil {
 		if s.sentinel != 0 {
 			_ = unix.Kill(s.sentinel, unix.SIGKILL) // reaped by reap()
@@ -168,6 +265,7 @@ func (s *supervisor) start() error {
 	s.phase = running
 	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.attempt).
 		Strs("command", s.cfg.argv).Msg("child started")
+	s.runStarted()
 	return nil
 }
 
@@ -262,6 +360,9 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 	first := !s.stopping
 	s.stopping = true
 	s.log.Info().Str("event", "stop").Str("signal", signalName(sig)).Msg("stop requested")
+	if first {
+		s.tellUp("STOPPING=1")
+	}
 	switch s.phase {
 	case running:
 		s.signalChild(sig, true)
@@ -322,6 +423,8 @@ func (s *supervisor) reap() {
 			}
 		case pid == s.pid && s.pid != 0:
 			main = &ws
+		case s.healthRun != nil && pid == s.healthRun.pid:
+			s.onHealthExit(ws)
 		case pid == s.sentinel && s.sentinel != 0:
 			s.sentinel = 0
 			if code, sig := exitStatus(ws); code == 128+int(unix.SIGINT) || code == 128+int(unix.SIGQUIT) ||
@@ -354,6 +457,7 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	ev.Str("class", s.last.Class.String()).Dur("runtime", ran).Msg("child exited")
 	s.pid = 0
 	s.kill.stop()
+	s.runEnded()
 	s.backoff().Ran(ran)
 	if s.tty != nil {
 		s.childStopped = false
@@ -463,6 +567,7 @@ func (s *supervisor) decideNext() {
 		return
 	}
 	s.restarts++
+	s.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.attempt+1, s.last.Class))
 	s.log.Info().Str("event", "restart").Dur("delay", delay).Int("attempt", s.attempt+1).
 		Str("reason", string(d.Why)).Msg("restarting")
 	s.phase = pausing
