@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -167,6 +168,21 @@ func (s *supervisor) run() int {
 		return err.(commandError).status
 	}
 	for s.phase != finished {
+		if s.phase == pausing && !s.pause.on {
+			// A restart with no pause: signals that came meanwhile go
+			// first (a stop request must win), then start at once, with
+			// no timer on the restart path.
+			select {
+			case sig := <-s.sigs:
+				s.onSignal(sig.(unix.Signal))
+				continue
+			default:
+			}
+			if err := s.start(); err != nil {
+				return err.(commandError).status
+			}
+			continue
+		}
 		select {
 		case sig := <-s.sigs:
 			s.onSignal(sig.(unix.Signal))
@@ -568,10 +584,15 @@ func (s *supervisor) decideNext() {
 	}
 	s.restarts++
 	s.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.attempt+1, s.last.Class))
-	s.log.Info().Str("event", "restart").Dur("delay", delay).Int("attempt", s.attempt+1).
-		Str("reason", string(d.Why)).Msg("restarting")
+	ev := s.log.Info().Str("event", "restart").Dur("delay", delay).Int("attempt", s.attempt+1).Str("reason", string(d.Why))
+	if s.log.GetLevel() <= zerolog.DebugLevel {
+		ev = ev.Int("goroutines", runtime.NumGoroutine()) // for the soak test's leak check
+	}
+	ev.Msg("restarting")
 	s.phase = pausing
-	s.pause.set(delay)
+	if delay > 0 {
+		s.pause.set(delay)
+	}
 }
 
 func (s *supervisor) finish(status int) {

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func BenchmarkDecide(b *testing.B) {
+	l := Lists{Prevent: mustListB(b, "7 SIGUSR2"), Force: mustListB(b, "9")}
+	r := Result{Class: Signal, Code: -1, Sig: 9}
+	for b.Loop() {
+		decide(OnAbnormal, r, l, false, 3, 10)
+	}
+}
+
+func mustListB(b *testing.B, s string) StatusList {
+	var l StatusList
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+func BenchmarkLimiter(b *testing.B) {
+	l := Limiter{Burst: 5, Interval: 10 * time.Second}
+	now := time.Now()
+	for b.Loop() {
+		now = now.Add(3 * time.Second) // a new window every few starts
+		l.Allow(now)
+	}
+}
+
+func BenchmarkParseNotify(b *testing.B) {
+	msg := []byte("READY=1\nSTATUS=serving 1200 requests per second\nWATCHDOG=1\nMAINPID=4242\nX_CUSTOM=1\n")
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if _, err := parseNotify(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRestartCycle is one whole restart of a child that exits at once:
+// the built binary runs /bin/true b.N+1 times with no pause and no limit.
+func BenchmarkRestartCycle(b *testing.B) {
+	cmd := exec.Command(rrBin, "--restart=always", "--restart-sec=0", "--burst=0", "--log-level=error",
+		"--max-restarts="+strconv.Itoa(b.N), "--", "true")
+	b.ResetTimer()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+}
+
+// procStats is what the soak test watches in restart-run.
+type procStats struct {
+	rssKiB, fds, threads int
+}
+
+func statsOf(t *testing.T, pid int) procStats {
+	t.Helper()
+	var st procStats
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "VmRSS:":
+			st.rssKiB, _ = strconv.Atoi(f[1])
+		case "Threads:":
+			st.threads, _ = strconv.Atoi(f[1])
+		}
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.fds = len(ents)
+	return st
+}
+
+// TestSoak: 20,000 restarts of a child that exits at once. restart-run's
+// memory, descriptors, threads and goroutines must end within a small
+// margin of where they stood after 100 restarts, with no zombie or stray
+// process left. It takes a while, so it runs only with RR_SOAK=1 (.ci/run
+// sets it).
+func TestSoak(t *testing.T) {
+	if os.Getenv("RR_SOAK") == "" {
+		t.Skip("the soak test runs with RR_SOAK=1 (as .ci/run does)")
+	}
+	const total, early = 20000, 100
+	// The binary as users get it: the race detector's own memory would
+	// hide what restart-run does.
+	bin := filepath.Join(t.TempDir(), "restart-run")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	cmd := exec.Command(bin, "--restart=always", "--restart-sec=0", "--burst=0", "--log-level=debug",
+		"--max-restarts="+strconv.Itoa(total+1000), "--", "true")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	var first, mid, last procStats
+	var g0, g1 int
+	restarts := 0
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if !strings.Contains(sc.Text(), `"event":"restart"`) {
+			continue
+		}
+		var e event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		restarts++
+		// restart-run runs on (the pipe holds a few hundred lines) while we
+		// look, so it is still running when the last look is taken.
+		switch restarts {
+		case early:
+			first, g0 = statsOf(t, pid), int(e.num("goroutines"))
+		case total / 2:
+			mid = statsOf(t, pid)
+		case total:
+			last, g1 = statsOf(t, pid), int(e.num("goroutines"))
+			if z := zombiesOf(pid); z != 0 {
+				t.Errorf("%d zombies after %d restarts", z, total)
+			}
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("restart-run: %v", err)
+	}
+	if restarts != total+1000 {
+		t.Fatalf("%d restarts, want %d", restarts, total+1000)
+	}
+	if first.rssKiB == 0 || last.rssKiB == 0 {
+		t.Fatalf("no reading of restart-run's memory: %+v, %+v", first, last)
+	}
+	t.Logf("after %d restarts: %+v, %d goroutines; after %d: %+v; after %d: %+v, %d goroutines",
+		early, first, g0, total/2, mid, total, last, g1)
+	// Margins: the Go runtime creates its poller (an epoll and an eventfd)
+	// once, on the first timer it needs, which may come after the first
+	// look; the first collections (their heap, their code pages) come after
+	// it too. The second half of the run must then be flat: that is where
+	// a leak would show.
+	if last.fds > first.fds+2 || last.threads > first.threads+2 || g1 != g0 || last.rssKiB > first.rssKiB+2048 {
+		t.Errorf("growth over %d restarts: %+v (%d goroutines) -> %+v (%d goroutines)", total-early, first, g0, last, g1)
+	}
+	if last.fds != mid.fds || last.threads > mid.threads+1 || last.rssKiB > mid.rssKiB+512 {
+		t.Errorf("growth over the last %d restarts: %+v -> %+v", total/2, mid, last)
+	}
+	if kids := childrenOf(pid); len(kids) != 0 {
+		t.Errorf("restart-run left children %v", kids)
+	}
+}
