@@ -174,7 +174,7 @@ func (s *supervisor) startHealthCmd(argv []string) (int, *os.File, error) {
 		return 0, nil, err
 	}
 	defer null.Close()
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+	pid, err := forkExec(path, argv, &syscall.ProcAttr{
 		Env:   s.cfg.env,
 		Files: []uintptr{null.Fd(), w.Fd(), w.Fd()},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},

@@ -81,6 +81,23 @@ func startChild(path string, argv, env []string, pgid, tty int) (int, error) {
 	// opens is close-on-exec, so none of ours reaches the child. Go's fork
 	// also resets every signal it handles to SIG_DFL in the child and
 	// restores the signal mask, so the child starts with default signals.
+	return forkExec(path, argv, attr)
+}
+
+// forkExec is syscall.ForkExec from a thread whose signal mask is empty.
+// Go's fork gives the child the mask of whichever thread forks, and a Go
+// thread's mask is not always empty: restart-run's own inherited mask, or
+// all signals while the runtime sets up a thread (seen here in about one
+// start in ten). Emptying it on a locked thread first makes the child's mask
+// empty every time, as SPEC.md section 7 promises.
+func forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var empty, old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &empty, &old); err != nil {
+		return 0, fmt.Errorf("clear the signal mask: %w", err)
+	}
+	defer func() { _ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) }()
 	return syscall.ForkExec(path, argv, attr)
 }
 
@@ -208,7 +225,7 @@ func openTerminal() *terminal {
 // startSentinel starts the sentinel as the leader of a new process group,
 // which the child then joins.
 func (t *terminal) startSentinel() (int, error) {
-	return syscall.ForkExec(t.exe, []string{"restart-run (tty sentinel)"}, &syscall.ProcAttr{
+	return forkExec(t.exe, []string{"restart-run (tty sentinel)"}, &syscall.ProcAttr{
 		Env:   []string{sentinelEnv + "=1"},
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
