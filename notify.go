@@ -57,29 +57,32 @@ type notifyMsg struct {
 // trailing NUL (a C string's terminator sent along) and split on runs of
 // '\n' and '\r', so blank lines and CRLF endings are harmless.
 func parseNotify(b []byte) (notifyMsg, error) {
-	var m notifyMsg
 	if len(b) > notifyBufferMax {
-		return m, fmt.Errorf("payload of %d bytes is over the %d-byte limit", len(b), notifyBufferMax)
+		return notifyMsg{}, fmt.Errorf("payload of %d bytes is over the %d-byte limit", len(b), notifyBufferMax)
 	}
 	if len(b) > 0 && b[len(b)-1] == 0 {
 		b = b[:len(b)-1]
 	}
 	for i, c := range b {
 		if c == 0 {
-			return m, fmt.Errorf("NUL byte at offset %d", i)
+			return notifyMsg{}, fmt.Errorf("NUL byte at offset %d", i)
 		}
 	}
 	if !utf8.Valid(b) {
-		return m, errors.New("payload is not valid UTF-8")
+		return notifyMsg{}, errors.New("payload is not valid UTF-8")
 	}
 	lines := strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' || r == '\r' })
 	if len(lines) == 0 {
-		return m, errors.New("payload is empty")
+		return notifyMsg{}, errors.New("payload is empty")
 	}
+	var m notifyMsg
 	for _, line := range lines {
 		key, val, ok := strings.Cut(line, "=")
 		if !ok {
-			return m, fmt.Errorf("line %q has no '='", line)
+			if len(line) > 64 {
+				line = line[:64] + "..." // the debug log needs a hint, not 4 KiB
+			}
+			return notifyMsg{}, fmt.Errorf("line %q has no '='", line)
 		}
 		switch key {
 		case "READY":
