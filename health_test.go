@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -218,5 +219,21 @@ func TestHealthStartPeriod(t *testing.T) {
 	}
 	if st := r.wait(); st != 143 {
 		t.Errorf("status %d, want 143", st)
+	}
+}
+
+// TestHealthOutput: a check's output reaches the debug log, bounded.
+func TestHealthOutput(t *testing.T) {
+	r := startRR(t, nil, "--restart=no", "--log-level=debug", `--health-cmd=sh -c 'echo "checked \"ok\""; head -c 100000 /dev/zero | tr "\0" x; exit 1'`,
+		"--health-interval=50ms", "--health-retries=3", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	r.wait() // the first two results and their output come well before the third stops the child
+	var out string
+	for _, e := range r.named("health") {
+		if o := e.str("output"); o != "" {
+			out = o
+		}
+	}
+	if !strings.HasPrefix(out, `checked "ok"`) || len(out) != healthOutputMax {
+		t.Errorf("logged output %d bytes starting %.20q; want the first %d bytes", len(out), out, healthOutputMax)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -216,9 +217,17 @@ func TestUpwardRelay(t *testing.T) {
 	}()
 	env := []string{"NOTIFY_SOCKET=" + addr, "WATCHDOG_USEC=200000"}
 	r := startRR(t, env, append([]string{"--type=notify", "--restart=no", "--"}, child("sdnotify", "READY=1")...)...)
-	seen := strings.Join(r.line("env"), " ")
+	envLine := r.line("env")
+	seen := strings.Join(envLine, " ")
 	if strings.Contains(seen, addr) || strings.Contains(seen, "WATCHDOG_USEC=200000") {
 		t.Errorf("child saw the outer supervisor's variables: %s", seen)
+	}
+	own := strings.TrimPrefix(envLine[0], "NOTIFY_SOCKET=")
+	if own == "" {
+		t.Fatalf("child got no NOTIFY_SOCKET of its own: %s", seen)
+	}
+	if st, err := os.Stat(filepath.Dir(own)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("notify socket directory %s: %v, mode %v; want 0700", filepath.Dir(own), err, st.Mode())
 	}
 	sent, _ := strconv.ParseInt(r.line("sent")[0], 10, 64)
 	expect := func(want string) time.Time {
@@ -246,5 +255,8 @@ func TestUpwardRelay(t *testing.T) {
 	r.wait()
 	if n := len(r.named("ready")); n != 1 {
 		t.Errorf("%d ready events, want 1", n)
+	}
+	if _, err := os.Stat(filepath.Dir(own)); !os.IsNotExist(err) {
+		t.Errorf("notify socket directory still there after exit: %v", err)
 	}
 }
