@@ -493,14 +493,18 @@ signal.signal(signal.SIGHUP, signal.SIG_IGN)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 os.execv(sys.argv[1], sys.argv[1:])`
 	// grep reads its own state: a shell in between would show its own,
-	// and dash blocks every signal while it waits for a command.
-	out, err := exec.Command("python3", "-c", prog, rrBin, "--restart=no", "--", "grep", "-E", "^Sig(Blk|Ign)",
-		"/proc/self/status").Output()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	want := "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
-	if string(out) != want {
-		t.Errorf("child signal state %q, want %q", out, want)
+	// and dash blocks every signal while it waits for a command. With
+	// --watchdog the command goes through the exec shim, which must leave
+	// the same state.
+	for _, extra := range [][]string{nil, {"--watchdog=1h"}} {
+		args := append(append([]string{"-c", prog, rrBin, "--restart=no"}, extra...), "--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status")
+		out, err := exec.Command("python3", args...).Output()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		want := "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+		if string(out) != want {
+			t.Errorf("%v: child signal state %q, want %q", extra, out, want)
+		}
 	}
 }

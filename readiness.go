@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,11 @@ func execShim(args []string) int {
 		}
 	}
 	env = append(env, "WATCHDOG_PID="+strconv.Itoa(os.Getpid()))
+	// exec keeps the calling thread's signal mask: make it empty, as
+	// forkExec does for a child started directly.
+	runtime.LockOSThread()
+	var empty unix.Sigset_t
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &empty, nil)
 	err := unix.Exec(args[0], args[1:], env)
 	ce := execError(args[1], err)
 	fmt.Fprintf(os.Stderr, "restart-run: %v\n", ce)
