@@ -134,7 +134,8 @@ func TestHealthHTTP(t *testing.T) {
 		func() { os.WriteFile(page, []byte("ok"), 0o644) })
 }
 
-// TestHealthTCP: the built-in connect; the first run does not listen.
+// TestHealthTCP: the built-in connect; the first run does not listen (it
+// removes the marker, so the next run does).
 func TestHealthTCP(t *testing.T) {
 	dir := t.TempDir()
 	deaf := filepath.Join(dir, "deaf")
@@ -142,6 +143,7 @@ func TestHealthTCP(t *testing.T) {
 	port := freePort(t)
 	prog := `import os, socket, sys, time
 if os.path.exists(sys.argv[1]):
+    os.remove(sys.argv[1])
     time.sleep(1000)
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[2]))); s.listen()
@@ -153,7 +155,6 @@ while True: s.accept()[0].close()`
 	if exit.str("class") != "watchdog" || exit.num("pid") != first.num("pid") {
 		t.Fatalf("exit %v, want class watchdog; log:\n%s", exit, r.logText())
 	}
-	os.Remove(deaf)
 	r.next("start")
 	for r.next("health").str("status") != "healthy" {
 	}

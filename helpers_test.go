@@ -88,7 +88,7 @@ func helper(args []string) int {
 		os.WriteFile(args[1], []byte(strconv.Itoa(n)), 0o644)
 		say("stamp %d %d", os.Getpid(), time.Now().UnixNano())
 		if long, _ := strconv.Atoi(args[2]); long == n {
-			time.Sleep(400 * time.Millisecond) // the child's own behaviour: a long run
+			time.Sleep(2 * time.Second) // the child's own behaviour: a long run
 		}
 		code, _ := strconv.Atoi(args[3])
 		return code

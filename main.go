@@ -194,6 +194,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "restart-run: %v\n", err)
 		return 2
 	}
+	limitThreads()
 	// restart-run's live heap is a few hundred KiB; the collector's default
 	// floor (4 MiB of heap before the first cycle) would make the idle
 	// supervisor several times larger than what it uses. A lower GOGC scales

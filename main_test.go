@@ -266,16 +266,16 @@ func TestRestartDelay(t *testing.T) {
 // TestBackoff checks systemd's RestartSteps growth end to end.
 func TestBackoff(t *testing.T) {
 	r := startRR(t, nil, append([]string{"--restart-sec=50ms", "--restart-steps=3", "--restart-max-delay=400ms", "--burst=0",
-		"--max-restarts=5", "--"}, child("exit", "1")...)...)
+		"--restart-reset-after=1h", "--max-restarts=5", "--"}, child("exit", "1")...)...)
 	checkGaps(t, r, []float64{50, 100, 200, 400, 400})
 }
 
 // TestBackoffReset: a run longer than --restart-reset-after starts the
-// growth afresh (the third run here lasts 400ms).
+// growth afresh (the third run here lasts 2s, the others a few ms).
 func TestBackoffReset(t *testing.T) {
 	counter := filepath.Join(t.TempDir(), "runs")
 	r := startRR(t, nil, append([]string{"--restart-sec=50ms", "--restart-steps=2", "--restart-max-delay=200ms",
-		"--restart-reset-after=300ms", "--burst=0", "--max-restarts=4", "--"}, child("seq", counter, "3", "1")...)...)
+		"--restart-reset-after=1s", "--burst=0", "--max-restarts=4", "--"}, child("seq", counter, "3", "1")...)...)
 	checkGaps(t, r, []float64{50, 100, 50, 100})
 }
 

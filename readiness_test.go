@@ -180,7 +180,9 @@ func TestRestartReset(t *testing.T) {
 	counter := filepath.Join(t.TempDir(), "runs")
 	script := fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s
 if [ $n -eq 3 ]; then systemd-notify RESTART_RESET=1; fi; exit 1`, counter)
-	r := startRR(t, nil, "--restart-sec=10ms", "--restart-steps=3", "--restart-max-delay=80ms", "--burst=0", "--max-restarts=4",
+	// --restart-reset-after=1h: on a loaded machine a run could last past
+	// the default (80ms here) and reset the count on its own.
+	r := startRR(t, nil, "--restart-sec=10ms", "--restart-steps=3", "--restart-max-delay=80ms", "--restart-reset-after=1h", "--burst=0", "--max-restarts=4",
 		"--notify-access=all", "--watchdog=1h", "--", "sh", "-c", script)
 	r.wait()
 	var got []float64

@@ -167,6 +167,7 @@ func (s *supervisor) run() int {
 	if err := s.start(); err != nil {
 		return err.(commandError).status
 	}
+	releaseStartupPages()
 	for s.phase != finished {
 		if s.phase == pausing && !s.pause.on {
 			// A restart with no pause: signals that came meanwhile go
