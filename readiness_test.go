@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -99,7 +100,7 @@ func TestTimeoutWatchdogPolicies(t *testing.T) {
 					"--", "sh", "-c", "echo ready $$; exec sleep 1000")
 				r.wait()
 				want := 1
-				if contains(restarts[class], p) {
+				if slices.Contains(restarts[class], p) {
 					want = 2
 				}
 				exits := r.named("exit")
@@ -117,15 +118,6 @@ func TestTimeoutWatchdogPolicies(t *testing.T) {
 			})
 		}
 	}
-}
-
-func contains(ps []Policy, p Policy) bool {
-	for _, x := range ps {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 // TestWatchdog: the child gets WATCHDOG_USEC and its own WATCHDOG_PID;
