@@ -177,7 +177,7 @@ func run(args []string, stderr io.Writer) int {
 	switch {
 	case os.Getenv(sentinelEnv) == "1":
 		return ttySentinel()
-	case os.Getenv(execShimEnv) == "1":
+	case os.Getenv(execShimEnv) != "":
 		return execShim(args)
 	}
 	cli, done, err := parse(args, os.Stdout)
@@ -308,29 +308,29 @@ func configureHealth(cli *CLI) (*healthCheck, error) {
 	case n == 0:
 		return nil, nil
 	case n > 1:
-		return nil, usageError{errors.New("--health-cmd, --health-http and --health-tcp: give at most one")}
+		return nil, usageError{errors.New("--health-cmd, --health-http and --health-tcp (or their RESTART_RUN_HEALTH_* variables): give at most one")}
 	case c.interval <= 0:
-		return nil, usageError{errors.New("--health-interval: must be more than 0")}
+		return nil, usageError{fmt.Errorf("--health-interval (RESTART_RUN_HEALTH_INTERVAL): %v is not allowed; it must be more than 0", c.interval)}
 	case c.timeout <= 0:
-		return nil, usageError{errors.New("--health-timeout: must be more than 0")}
+		return nil, usageError{fmt.Errorf("--health-timeout (RESTART_RUN_HEALTH_TIMEOUT): %v is not allowed; it must be more than 0", c.timeout)}
 	case c.retries < 1:
-		return nil, usageError{errors.New("--health-retries: must be 1 or more")}
+		return nil, usageError{fmt.Errorf("--health-retries (RESTART_RUN_HEALTH_RETRIES): %d is not allowed; it must be 1 or more", c.retries)}
 	}
 	switch {
 	case cli.HealthCmd != "":
 		argv, err := shellquote.Split(cli.HealthCmd)
 		if err != nil || len(argv) == 0 {
-			return nil, usageError{fmt.Errorf("--health-cmd: %q is not a command line (%v)", cli.HealthCmd, err)}
+			return nil, usageError{fmt.Errorf("--health-cmd (RESTART_RUN_HEALTH_CMD): %q is not a command line (%v)", cli.HealthCmd, err)}
 		}
 		c.argv = argv
 	case c.url != "":
 		u, err := url.Parse(c.url)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError{fmt.Errorf("--health-http: %q is not an http:// or https:// URL", c.url)}
+			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q is not an http:// or https:// URL", c.url)}
 		}
 	default:
 		if _, port, err := net.SplitHostPort(c.addr); err != nil || port == "" {
-			return nil, usageError{fmt.Errorf("--health-tcp: %q is not HOST:PORT", c.addr)}
+			return nil, usageError{fmt.Errorf("--health-tcp (RESTART_RUN_HEALTH_TCP): %q is not HOST:PORT", c.addr)}
 		}
 	}
 	return c, nil

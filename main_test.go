@@ -330,6 +330,7 @@ func TestBadInput(t *testing.T) {
 		{nil, []string{"--health-cmd=true", "--health-interval=0"}, []string{"--health-interval", "more than 0"}},
 		{nil, []string{"--health-cmd=true", "--health-timeout=0"}, []string{"--health-timeout", "more than 0"}},
 		{nil, []string{"--health-cmd=true", "--health-retries=0"}, []string{"--health-retries", "1 or more"}},
+		{[]string{"RESTART_RUN_HEALTH_RETRIES=0"}, []string{"--health-cmd=true"}, []string{"--health-retries", "RESTART_RUN_HEALTH_RETRIES", "0 is not allowed"}},
 		{nil, []string{"--health-cmd=true", "--health-tcp=127.0.0.1:1"}, []string{"--health-cmd", "--health-tcp", "at most one"}},
 		{nil, []string{"--health-cmd=sh -c 'exit 1"}, []string{"--health-cmd", "not a command line"}},
 		{nil, []string{"--health-http=ftp://x/"}, []string{"--health-http", "ftp://x/", "http://"}},

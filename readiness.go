@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -18,11 +21,17 @@ import (
 // execShimEnv starts restart-run as the exec shim: it sets WATCHDOG_PID to
 // its own pid, which the command keeps across exec, and execs the command.
 // ForkExec fixes the environment before the pid is known, so the child's
-// pid can reach its environment only this way.
+// pid can reach its environment only this way. The variable's value is the
+// descriptor on which the shim reports a failed exec.
 const execShimEnv = "RESTART_RUN_INTERNAL_EXEC"
+
+// selfExe is restart-run's own binary as the kernel holds it: still there
+// when the file has been replaced or removed (a package upgrade).
+const selfExe = "/proc/self/exe"
 
 // execShim is the body of the shim: args are the command's path and argv.
 func execShim(args []string) int {
+	report, _ := strconv.Atoi(os.Getenv(execShimEnv))
 	env := make([]string, 0, len(os.Environ())+1)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, execShimEnv+"=") {
@@ -30,15 +39,57 @@ func execShim(args []string) int {
 		}
 	}
 	env = append(env, "WATCHDOG_PID="+strconv.Itoa(os.Getpid()))
+	// The report descriptor closes on a successful exec, which is how the
+	// supervisor learns that the command runs.
+	unix.CloseOnExec(report)
 	// exec keeps the calling thread's signal mask: make it empty, as
 	// forkExec does for a child started directly.
 	runtime.LockOSThread()
 	var empty unix.Sigset_t
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &empty, nil)
 	err := unix.Exec(args[0], args[1:], env)
-	ce := execError(args[1], err)
-	fmt.Fprintf(os.Stderr, "restart-run: %v\n", ce)
-	return ce.status
+	var errno [4]byte
+	if e, ok := err.(unix.Errno); ok {
+		binary.LittleEndian.PutUint32(errno[:], uint32(e))
+	}
+	_, _ = unix.Write(report, errno[:])
+	return 127
+}
+
+// spawn starts the command, directly or through the exec shim. Through the
+// shim it waits until the command itself runs (the shim's report descriptor
+// closes) or cannot (the shim writes the errno), so that a failed exec is a
+// failed start, as without the shim, and no signal is forwarded to the shim
+// in between: signals wait in their channels meanwhile.
+func (s *supervisor) spawn(pgid, tty int) (int, error) {
+	if !s.viaShim {
+		return startChild(s.path, s.cfg.argv, s.env, pgid, tty)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("exec shim pipe: %w", err)
+	}
+	defer r.Close()
+	// The shim inherits a copy without close-on-exec, at a free number
+	// above the low ones, so no descriptor the command inherits is moved.
+	// Only this goroutine forks, so no other child can inherit it.
+	fd, err := unix.FcntlInt(w.Fd(), unix.F_DUPFD, 100)
+	w.Close()
+	if err != nil {
+		return 0, fmt.Errorf("exec shim pipe: %w", err)
+	}
+	env := append(s.env[:len(s.env):len(s.env)], execShimEnv+"="+strconv.Itoa(fd))
+	argv := append([]string{"restart-run (exec)", s.path}, s.cfg.argv...)
+	pid, err := startChild(selfExe, argv, env, pgid, tty)
+	unix.Close(fd)
+	if err != nil {
+		return 0, err
+	}
+	var errno [4]byte
+	if n, _ := io.ReadFull(r, errno[:]); n == 4 {
+		return 0, unix.Errno(binary.LittleEndian.Uint32(errno[:])) // the shim exits; reap takes it
+	}
+	return pid, nil
 }
 
 // upstream is restart-run's own notify socket, when a notify-aware
@@ -138,12 +189,18 @@ func (s *supervisor) onNotify(d notifyDatagram) {
 		s.backoff().Reset()
 		s.log.Info().Str("event", "restart-reset").Int("pid", s.pid).Msg("backoff reset by the child")
 	}
+	if m.ExtendTimeoutUSec != nil {
+		s.extendTimeout(usec(*m.ExtendTimeoutUSec))
+	}
+	if s.stopping || s.forced != nil {
+		return // being stopped: readiness and the watchdog no longer count
+	}
 	if m.Ready && !s.ready {
 		s.becameReady()
 	}
 	if m.WatchdogUSec != nil {
 		// The child changes its own watchdog period; 0 turns it off.
-		s.watchdogPeriod = time.Duration(*m.WatchdogUSec) * time.Microsecond
+		s.watchdogPeriod = usec(*m.WatchdogUSec)
 		s.watchdog.stop()
 		if s.watchdogPeriod > 0 {
 			s.watchdog.set(s.watchdogPeriod)
@@ -152,21 +209,35 @@ func (s *supervisor) onNotify(d notifyDatagram) {
 	if m.Watchdog && s.watchdogPeriod > 0 {
 		s.watchdog.set(s.watchdogPeriod)
 	}
-	if m.ExtendTimeoutUSec != nil {
-		s.extendTimeout(time.Duration(*m.ExtendTimeoutUSec) * time.Microsecond)
-	}
 	if m.WatchdogTrigger {
 		s.watchdogFailed("the child asked for it (WATCHDOG=trigger)")
 	}
 }
 
-// extendTimeout: EXTEND_TIMEOUT_USEC= pushes the running timeout (start
-// while not ready, runtime after, stop while stopping) to no sooner than d
-// from now, as systemd does; it never shortens one.
+// usec turns a protocol value in microseconds into a duration, saturating:
+// systemd's "infinity" (2^64-1) must not wrap around to a short time.
+func usec(u uint64) time.Duration {
+	if u > uint64(math.MaxInt64/int64(time.Microsecond)) {
+		return math.MaxInt64
+	}
+	return time.Duration(u) * time.Microsecond
+}
+
+// extendTimeout: EXTEND_TIMEOUT_USEC= pushes the timeout of the current
+// phase (stop while being stopped, start until ready, runtime after) to no
+// sooner than d from now, as systemd does; it never shortens one.
 func (s *supervisor) extendTimeout(d time.Duration) {
-	for _, a := range []*alarm{&s.startTimeout, &s.runtimeMax, &s.kill} {
-		if a.on && time.Until(a.when) < d {
-			a.set(d)
+	a := &s.runtimeMax
+	switch {
+	case s.stopping || s.forced != nil:
+		a = &s.kill
+	case !s.ready:
+		a = &s.startTimeout
+	}
+	if a.on && time.Until(a.when) < d {
+		a.set(d)
+		if a == &s.kill && s.stopping {
+			s.stopDeadline = a.when
 		}
 	}
 }

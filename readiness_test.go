@@ -254,3 +254,46 @@ func TestUpwardRelay(t *testing.T) {
 		t.Errorf("notify socket directory still there after exit: %v", err)
 	}
 }
+
+func TestUsecSaturates(t *testing.T) {
+	if got := usec(1500); got != 1500*time.Microsecond {
+		t.Errorf("usec(1500) = %v", got)
+	}
+	for _, u := range []uint64{1<<64 - 1, 18446744073709552, 1 << 63} {
+		if got := usec(u); got < 100*365*24*time.Hour {
+			t.Errorf("usec(%d) = %v, want it to saturate, not wrap", u, got)
+		}
+	}
+}
+
+// TestStopDisarmsTimers: once a stop is requested, a child shutting down
+// gracefully is not failed by its watchdog or --runtime-max.
+func TestStopDisarmsTimers(t *testing.T) {
+	needSystemdNotify(t)
+	script := `trap 'stop=1' TERM; echo ready $$; while [ -z "$stop" ]; do systemd-notify WATCHDOG=1; sleep 0.05; done; sleep 1; exit 0`
+	r := startRR(t, nil, "--watchdog=300ms", "--runtime-max=2s", "--notify-access=all", "--restart=always", "--", "sh", "-c", script)
+	r.waitReady()
+	r.signal(syscall.SIGTERM)
+	if st := r.wait(); st != 0 {
+		t.Errorf("status %d, want 0 (the child's own clean end); log:\n%s", st, r.logText())
+	}
+	if n := len(r.named("watchdog")) + len(r.named("timeout")); n != 0 {
+		t.Errorf("%d watchdog or timeout events during a stop", n)
+	}
+	if e := r.named("exit"); len(e) != 1 || e[0].str("class") != "clean" {
+		t.Errorf("exits %v, want one clean", e)
+	}
+}
+
+// TestShimExecFailure: with --watchdog the command goes through the exec
+// shim; a command that cannot be executed still ends the first start with
+// 127 and no retries.
+func TestShimExecFailure(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(script, []byte("#!/nonexistent/interpreter\n"), 0o755)
+	cmd := exec.Command(rrBin, "--watchdog=5s", "--restart=always", "--", script)
+	out, _ := cmd.CombinedOutput()
+	if st := cmd.ProcessState.ExitCode(); st != 127 || strings.Count(string(out), `"event":"start"`) != 0 {
+		t.Errorf("status %d, want 127 and no start; output:\n%s", st, out)
+	}
+}

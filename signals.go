@@ -101,19 +101,25 @@ func forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
 	return syscall.ForkExec(path, argv, attr)
 }
 
-// notifySignals routes every signal restart-run can catch to ch, except
-// SIGURG: the Go runtime sends itself SIGURG to preempt goroutines, so one
-// from outside cannot be told from its own and is not forwarded.
-func notifySignals(ch chan<- os.Signal) {
+// notifySignals routes every signal restart-run can catch to the loop, in
+// three channels. os/signal drops a signal whose channel is full, so the ones
+// that must never be lost have channels of their own that a flood of other
+// signals cannot fill: SIGCHLD (one pending is enough: reap takes every
+// zombie) and the stop signals. SIGURG is left out: the Go runtime sends
+// itself SIGURG to preempt goroutines, so one from outside cannot be told
+// from its own and is not forwarded.
+func notifySignals(chld, stop, other chan<- os.Signal) {
+	signal.Notify(chld, unix.SIGCHLD)
+	signal.Notify(stop, unix.SIGTERM, unix.SIGINT, unix.SIGQUIT)
 	var sigs []os.Signal
 	for s := unix.Signal(1); s <= 64; s++ {
 		switch s {
-		case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG:
+		case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGQUIT:
 			continue
 		}
 		sigs = append(sigs, s)
 	}
-	signal.Notify(ch, sigs...)
+	signal.Notify(other, sigs...)
 }
 
 // setSubreaper makes restart-run the reaper of orphaned descendants, so they
@@ -215,11 +221,7 @@ func openTerminal() *terminal {
 	if err != nil || fg != unix.Getpgrp() {
 		return nil
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil
-	}
-	return &terminal{fd: 0, self: unix.Getpgrp(), exe: exe}
+	return &terminal{fd: 0, self: unix.Getpgrp(), exe: selfExe}
 }
 
 // startSentinel starts the sentinel as the leader of a new process group,

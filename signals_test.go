@@ -313,3 +313,72 @@ func TestPID1(t *testing.T) {
 		t.Errorf("%d starts, want 1", n)
 	}
 }
+
+// TestSIGPIPEDebug: at debug level too, a closed stderr leaves restart-run
+// responsive (logging the SIGPIPE must not raise it again without end).
+func TestSIGPIPEDebug(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	cmd := exec.Command(rrBin, "--log-level=debug", "--restart=always", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	cmd.Stderr = pw
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "ready ") {
+		t.Fatalf("no ready line")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(deadline):
+		cmd.Process.Kill()
+		t.Fatal("restart-run did not stop on SIGTERM with its stderr closed")
+	}
+	if st := cmd.ProcessState.ExitCode(); st != 143 {
+		t.Errorf("status %d, want 143", st)
+	}
+}
+
+// TestStopOneDeadline: a stop request has one --timeout-stop for the child
+// and its leftovers together: one SIGKILL round, not two timeouts in a row.
+func TestStopOneDeadline(t *testing.T) {
+	script := `trap '' TERM; setsid sh -c "trap '' TERM; echo grand \$\$; exec sleep 300" & echo ready $$; while :; do sleep 1; done`
+	r := startRR(t, nil, "--timeout-stop=1s", "--restart=always", "--", "sh", "-c", script)
+	g := 0
+	for seen := 0; seen < 2; seen++ { // "grand" and "ready", in either order
+		select {
+		case l := <-r.out:
+			if f := strings.Fields(l); len(f) == 2 && f[0] == "grand" {
+				g, _ = strconv.Atoi(f[1])
+			}
+		case <-time.After(deadline):
+			t.Fatalf("child did not start; log:\n%s", r.logText())
+		}
+	}
+	r.signal(syscall.SIGTERM)
+	if st := r.wait(); st != 137 {
+		t.Errorf("status %d, want 137", st)
+	}
+	// The child's SIGKILL and the leftovers' come at the one deadline; the
+	// leftovers do not get a second --timeout-stop (1s) of their own.
+	k := r.named("kill")
+	if len(k) != 2 {
+		t.Fatalf("%d kill events, want 2 (child, then leftovers); log:\n%s", len(k), r.logText())
+	}
+	t0, _ := time.Parse(time.RFC3339Nano, k[0].str("time"))
+	t1, _ := time.Parse(time.RFC3339Nano, k[1].str("time"))
+	if gap := t1.Sub(t0); gap > 900*time.Millisecond {
+		t.Errorf("leftovers killed %v after the child: a second timeout", gap)
+	}
+	if g == 0 || alive(g) {
+		t.Errorf("leftover %d alive", g)
+	}
+}

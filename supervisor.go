@@ -62,10 +62,15 @@ type supervisor struct {
 	log  zerolog.Logger
 	path string
 	self int
-	sigs chan os.Signal
-	tty  *terminal // nil unless restart-run runs in a terminal's foreground
-	env  []string  // the child's environment
-	exe  string    // restart-run's own binary, for the exec shim
+	sigs chan os.Signal // every other signal
+	// SIGCHLD and the stop signals, apart so that a flood of other signals
+	// cannot crowd them out
+	sigChld, sigStop chan os.Signal
+	tty              *terminal // nil unless restart-run runs in a terminal's foreground
+	env              []string  // the child's environment
+	// viaShim: the command is started through the exec shim, which sets
+	// WATCHDOG_PID (under --watchdog)
+	viaShim bool
 
 	notify *notifySocket // the child's NOTIFY_SOCKET, nil when not needed
 	up     *upstream     // our own outer supervisor's socket, or nil
@@ -86,6 +91,10 @@ type supervisor struct {
 
 	kill  alarm // SIGKILL after --timeout-stop
 	pause alarm // the pause before a restart
+
+	stopDeadline time.Time // when a stop request's --timeout-stop runs out
+	droppedSigs  int       // signals dropped in this pause (only the first is logged)
+	sigpipeSeen  bool      // SIGPIPE logged once: logging it may raise it again
 
 	// readiness and the watchdog of the current run
 	ready          bool
@@ -124,9 +133,11 @@ func newSupervisor(cfg *config, log zerolog.Logger) (*supervisor, error) {
 		self: os.Getpid(),
 		// Standard signals coalesce in the kernel anyway; the buffer only
 		// has to cover a burst that arrives while the loop is busy.
-		sigs: make(chan os.Signal, 256),
+		sigs:    make(chan os.Signal, 256),
+		sigChld: make(chan os.Signal, 1),
+		sigStop: make(chan os.Signal, 8),
 	}
-	notifySignals(s.sigs)
+	notifySignals(s.sigChld, s.sigStop, s.sigs)
 	s.tty = openTerminal()
 	s.env = cfg.env
 	s.up = newUpstream()
@@ -144,10 +155,8 @@ func newSupervisor(cfg *config, log zerolog.Logger) (*supervisor, error) {
 		s.env = append(s.env, "NOTIFY_SOCKET="+n.Path())
 	}
 	if cfg.watchdog > 0 {
-		s.env = append(s.env, "WATCHDOG_USEC="+strconv.FormatInt(cfg.watchdog.Microseconds(), 10), execShimEnv+"=1")
-		if s.exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("find restart-run's own binary for WATCHDOG_PID: %w", err)
-		}
+		s.env = append(s.env, "WATCHDOG_USEC="+strconv.FormatInt(cfg.watchdog.Microseconds(), 10))
+		s.viaShim = true
 	}
 	if err := setSubreaper(); err != nil {
 		return nil, err
@@ -174,6 +183,9 @@ func (s *supervisor) run() int {
 			// first (a stop request must win), then start at once, with
 			// no timer on the restart path.
 			select {
+			case sig := <-s.sigStop:
+				s.onSignal(sig.(unix.Signal))
+				continue
 			case sig := <-s.sigs:
 				s.onSignal(sig.(unix.Signal))
 				continue
@@ -185,16 +197,19 @@ func (s *supervisor) run() int {
 			continue
 		}
 		select {
+		case sig := <-s.sigChld:
+			s.onSignal(sig.(unix.Signal))
+		case sig := <-s.sigStop:
+			s.onSignal(sig.(unix.Signal))
 		case sig := <-s.sigs:
 			s.onSignal(sig.(unix.Signal))
 		case <-s.kill.C():
 			s.kill.on = false
 			s.onKillTimeout()
 		case <-s.pause.C():
+			// The pause is over: the zero-delay path above starts the
+			// child, after any signal that came at the same moment.
 			s.pause.on = false
-			if err := s.start(); err != nil {
-				return err.(commandError).status
-			}
 		case d := <-s.notifyC():
 			s.onNotify(d)
 		case <-s.startTimeout.C():
@@ -253,11 +268,7 @@ func (s *supervisor) start() error {
 			tty = s.tty.fd
 		}
 	}
-	path, argv := s.path, s.cfg.argv
-	if s.exe != "" {
-		path, argv = s.exe, append([]string{"restart-run (exec)", s.path}, argv...)
-	}
-	pid, err := startChild(path, argv, s.env, pgid, tty)
+	pid, err := s.spawn(pgid, tty)
 	if err != nil {
 		if s.sentinel != 0 {
 			_ = unix.Kill(s.sentinel, unix.SIGKILL) // reaped by reap()
@@ -268,8 +279,8 @@ func (s *supervisor) start() error {
 				Err(ce).Msg("cannot start the command")
 			return ce
 		}
-		s.log.Error().Str("event", "exit").Int("attempt", s.attempt).Int("exit_code", ce.status).
-			Str("class", ExitCode.String()).Err(ce).Msg("cannot start the command")
+		s.log.Info().Str("event", "exit").Int("pid", 0).Int("attempt", s.attempt).Int("exit_code", ce.status).
+			Str("class", ExitCode.String()).Dur("runtime", 0).Err(ce).Msg("cannot start the command")
 		s.last = Result{Class: ExitCode, Code: ce.status}
 		s.backoff().Ran(0)
 		s.decideNext()
@@ -279,6 +290,7 @@ func (s *supervisor) start() error {
 		pgid = pid
 	}
 	s.pid, s.pgid, s.started, s.forced = pid, pgid, time.Now(), nil
+	s.droppedSigs = 0
 	s.phase = running
 	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.attempt).
 		Strs("command", s.cfg.argv).Msg("child started")
@@ -295,7 +307,12 @@ func (s *supervisor) onSignal(sig unix.Signal) {
 	case unix.SIGPIPE:
 		// Our stderr's reader went away, or someone sent it: either way it
 		// must not kill the supervisor of a service that is still running.
-		s.log.Debug().Str("event", "signal").Str("signal", "SIGPIPE").Msg("SIGPIPE ignored")
+		// Logged once only: with stderr gone, the log line itself raises
+		// SIGPIPE again, and logging each would never end.
+		if !s.sigpipeSeen {
+			s.sigpipeSeen = true
+			s.log.Debug().Str("event", "signal").Str("signal", "SIGPIPE").Msg("SIGPIPE ignored")
+		}
 	case unix.SIGTERM, unix.SIGINT, unix.SIGQUIT:
 		s.requestStop(sig)
 	case unix.SIGCONT:
@@ -322,7 +339,11 @@ func (s *supervisor) forward(sig unix.Signal) {
 		s.signalChild(sig, false)
 		return
 	}
-	s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).Msg("no child running; signal dropped")
+	// Only the first of a pause is logged: a flood of signals must not
+	// turn into a flood of log lines that could block the loop on stderr.
+	if s.droppedSigs++; s.droppedSigs == 1 {
+		s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).Msg("no child running; signal dropped (further ones in this pause are not logged)")
+	}
 }
 
 // onTerminalInterrupt: the user pressed Ctrl-C or Ctrl-\ in the terminal.
@@ -365,6 +386,12 @@ func (s *supervisor) signalChild(sig unix.Signal, group bool) {
 	target := s.pid
 	if group && s.cfg.killMode == "control-group" {
 		target = -s.pgid
+		// The child may have left the group (setsid, or a shell taking a
+		// group of its own; in a terminal the group is the sentinel's):
+		// then it is signalled on its own too, or a stop could never end.
+		if g, err := unix.Getpgid(s.pid); err == nil && g != s.pgid {
+			_ = unix.Kill(s.pid, sig)
+		}
 	}
 	if err := unix.Kill(target, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		s.log.Warn().Str("event", "signal").Str("signal", signalName(sig)).Int("pid", target).Err(err).Msg("cannot signal the child")
@@ -382,9 +409,17 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 	}
 	switch s.phase {
 	case running:
+		if first {
+			// From here the child is being stopped: no start, runtime or
+			// watchdog timeout and no health check may class or signal it.
+			s.runEnded()
+		}
 		s.signalChild(sig, true)
 		if first {
-			s.kill.set(s.cfg.timeoutStop)
+			if !s.kill.on {
+				s.kill.set(s.cfg.timeoutStop)
+			}
+			s.stopDeadline = s.kill.when
 		}
 	case cleaning:
 		// The leftovers are being stopped already; the decision that follows
@@ -505,9 +540,19 @@ func (s *supervisor) cleanup() {
 		s.decideNext()
 		return
 	}
+	// A stop request has one deadline for the child and its leftovers
+	// together, as systemd's stop timeout: what is left when it has passed
+	// gets SIGKILL at once.
+	wait := s.cfg.timeoutStop
+	if !s.stopDeadline.IsZero() {
+		wait = time.Until(s.stopDeadline)
+		if wait <= 0 {
+			s.killed = true
+		}
+	}
 	s.sweep()
 	if !s.checkCleaned() {
-		s.kill.set(s.cfg.timeoutStop)
+		s.kill.set(max(wait, 0))
 	}
 }
 
@@ -531,7 +576,10 @@ func (s *supervisor) sweep() {
 	}
 	// The group is signalled as a whole, once for each signal; key 0 stands
 	// for it. Orphans that left the group are signalled one by one.
-	if s.signalled[0] != sig && groupAlive(s.pgid) {
+	switch {
+	case !groupAlive(s.pgid):
+		s.pgid = 0 // empty: its number may be reused by an unrelated group
+	case s.signalled[0] != sig:
 		hit(-s.pgid)
 		s.signalled[0] = sig
 	}

@@ -130,3 +130,43 @@ func TestTerminal(t *testing.T) {
 		sh.mu.Unlock()
 	}
 }
+
+// TestTerminalSetsidChild: in a terminal a child that leaves its process
+// group (setsid) is still stopped by SIGTERM to restart-run.
+func TestTerminalSetsidChild(t *testing.T) {
+	cmd := exec.Command(rrBin, "--timeout-stop=1s", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 300")
+	cmd.Env = os.Environ()
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatalf("start on a pty: %v", err)
+	}
+	defer tty.Close()
+	sh := &ptyShell{t: t, tty: tty}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := tty.Read(b)
+			sh.mu.Lock()
+			sh.buf.Write(b[:n])
+			sh.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	pid, _ := strconv.Atoi(sh.expect(`ready (\d+)`)[1])
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(deadline):
+		cmd.Process.Kill()
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("restart-run did not stop; terminal:\n%s", sh.buf.String())
+	}
+	if alive(pid) {
+		t.Errorf("child %d outlived restart-run", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
