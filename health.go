@@ -142,7 +142,9 @@ func (s *supervisor) startHealth() {
 	}
 	pid, out, err := s.startHealthCmd(c.argv)
 	if err != nil {
-		s.healthDone <- healthResult{gen: run.gen, err: err}
+		// Counted at once, from the loop itself: a send to healthDone from
+		// here could block on a full channel that only this loop drains.
+		s.healthFinished(healthResult{gen: run.gen, err: err})
 		return
 	}
 	run.pid = pid

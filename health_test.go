@@ -238,3 +238,16 @@ func TestHealthOutput(t *testing.T) {
 		t.Errorf("logged output %d bytes starting %.20q; want the first %d bytes", len(out), out, healthOutputMax)
 	}
 }
+
+// TestHealthCmdMissing: a check command that cannot be run fails the check.
+func TestHealthCmdMissing(t *testing.T) {
+	r := startRR(t, nil, "--restart=no", "--health-cmd=/nonexistent/check --flag", "--health-interval=50ms",
+		"--health-retries=2", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143", st)
+	}
+	h := r.named("health")
+	if len(h) != 2 || h[1].str("status") != "unhealthy" || !strings.Contains(h[1].str("error"), "nonexistent") {
+		t.Errorf("health events %v", h)
+	}
+}
