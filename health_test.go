@@ -137,6 +137,9 @@ func TestHealthHTTP(t *testing.T) {
 // TestHealthTCP: the built-in connect; the first run does not listen (it
 // removes the marker, so the next run does).
 func TestHealthTCP(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is needed for this test's server")
+	}
 	dir := t.TempDir()
 	deaf := filepath.Join(dir, "deaf")
 	os.WriteFile(deaf, nil, 0o644)
