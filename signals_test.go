@@ -46,6 +46,21 @@ func TestStopSignals(t *testing.T) {
 	}
 }
 
+// exited waits for cmd to exit within the deadline; if it does not, it is
+// killed and exited reports false.
+func exited(cmd *exec.Cmd) bool {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(deadline):
+		cmd.Process.Kill()
+		<-done
+		return false
+	}
+}
+
 // waitUntil polls cond until it holds or the deadline passes: for states
 // with no event to wait on (a zombie reaped by another process).
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -334,12 +349,7 @@ func TestSIGPIPEDebug(t *testing.T) {
 		t.Fatalf("no ready line")
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(deadline):
-		cmd.Process.Kill()
+	if !exited(cmd) {
 		t.Fatal("restart-run did not stop on SIGTERM with its stderr closed")
 	}
 	if st := cmd.ProcessState.ExitCode(); st != 143 {

@@ -36,6 +36,19 @@ func startShell(t *testing.T) *ptyShell {
 	if err != nil {
 		t.Fatalf("start bash on a pty: %v", err)
 	}
+	sh := readTerminal(t, tty)
+	t.Cleanup(func() {
+		tty.Write([]byte("\x04exit\n"))
+		cmd.Process.Kill()
+		cmd.Wait()
+		tty.Close()
+	})
+	sh.expect(`PROMPT> `)
+	return sh
+}
+
+// readTerminal collects what appears on the terminal's master side.
+func readTerminal(t *testing.T, tty *os.File) *ptyShell {
 	sh := &ptyShell{t: t, tty: tty}
 	go func() {
 		b := make([]byte, 4096)
@@ -49,13 +62,6 @@ func startShell(t *testing.T) *ptyShell {
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		tty.Write([]byte("\x04exit\n"))
-		cmd.Process.Kill()
-		cmd.Wait()
-		tty.Close()
-	})
-	sh.expect(`PROMPT> `)
 	return sh
 }
 
@@ -141,27 +147,10 @@ func TestTerminalSetsidChild(t *testing.T) {
 		t.Fatalf("start on a pty: %v", err)
 	}
 	defer tty.Close()
-	sh := &ptyShell{t: t, tty: tty}
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := tty.Read(b)
-			sh.mu.Lock()
-			sh.buf.Write(b[:n])
-			sh.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	sh := readTerminal(t, tty)
 	pid, _ := strconv.Atoi(sh.expect(`ready (\d+)`)[1])
 	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(deadline):
-		cmd.Process.Kill()
+	if !exited(cmd) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		t.Fatalf("restart-run did not stop; terminal:\n%s", sh.buf.String())
 	}
