@@ -103,10 +103,12 @@ func TestSoak(t *testing.T) {
 		t.Skip("the soak test runs with RR_SOAK=1 (as .ci/run does)")
 	}
 	const total, early = 20000, 100
-	// The binary as users get it: the race detector's own memory would
-	// hide what restart-run does.
+	// The binary as users get it (no race detector, whose own memory would
+	// hide what restart-run does; static).
 	bin := filepath.Join(t.TempDir(), "restart-run")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as restart-run ships
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}
 	cmd := exec.Command(bin, "--restart=always", "--restart-sec=0", "--burst=0", "--log-level=debug",

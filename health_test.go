@@ -113,8 +113,10 @@ func TestHealthCmd(t *testing.T) {
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	check := fmt.Sprintf(`sh -c 'test ! -e "%s" && curl -fsS -o /dev/null %s'`, marker, url)
+	// The start period covers python3's own start on a loaded machine; the
+	// first pass ends it.
 	r := startRR(t, nil, append([]string{"--restart=on-failure", "--restart-sec=0", "--health-cmd=" + check,
-		"--health-interval=200ms", "--health-timeout=2s", "--health-retries=2", "--"}, httpServer(t, dir, port)...)...)
+		"--health-interval=200ms", "--health-timeout=2s", "--health-retries=2", "--health-start-period=10s", "--"}, httpServer(t, dir, port)...)...)
 	healthCycle(t, r, url,
 		func() { os.WriteFile(marker, nil, 0o644) },
 		func() { os.Remove(marker) })
@@ -128,7 +130,7 @@ func TestHealthHTTP(t *testing.T) {
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/ok", port)
 	r := startRR(t, nil, append([]string{"--restart=on-failure", "--restart-sec=0", "--health-http=" + url,
-		"--health-interval=200ms", "--health-timeout=2s", "--health-retries=2", "--"}, httpServer(t, dir, port)...)...)
+		"--health-interval=200ms", "--health-timeout=2s", "--health-retries=2", "--health-start-period=10s", "--"}, httpServer(t, dir, port)...)...)
 	healthCycle(t, r, url,
 		func() { os.Remove(page) },
 		func() { os.WriteFile(page, []byte("ok"), 0o644) })
@@ -152,7 +154,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[2]))); s.listen()
 while True: s.accept()[0].close()`
 	r := startRR(t, nil, "--restart=on-failure", "--restart-sec=0", fmt.Sprintf("--health-tcp=127.0.0.1:%d", port),
-		"--health-interval=100ms", "--health-timeout=1s", "--health-retries=2", "--", "python3", "-c", prog, deaf, strconv.Itoa(port))
+		"--health-interval=100ms", "--health-timeout=1s", "--health-retries=2", "--health-start-period=1s", "--", "python3", "-c", prog, deaf, strconv.Itoa(port))
 	first := r.next("start")
 	exit := r.next("exit")
 	if exit.str("class") != "watchdog" || exit.num("pid") != first.num("pid") {

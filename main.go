@@ -174,10 +174,13 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 
 // run is restart-run's whole life; its result is the exit status.
 func run(args []string, stderr io.Writer) int {
+	// restart-run's own helper processes: marked by argv[0] and a variable
+	// together, so that neither alone (a stray variable) changes what a
+	// user's restart-run does.
 	switch {
-	case os.Getenv(sentinelEnv) == "1":
+	case os.Args[0] == sentinelArgv0 && os.Getenv(sentinelEnv) == "1":
 		return ttySentinel()
-	case os.Getenv(execShimEnv) != "":
+	case os.Args[0] == shimArgv0 && os.Getenv(execShimEnv) != "":
 		return execShim(args)
 	}
 	cli, done, err := parse(args, os.Stdout)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -22,15 +24,27 @@ func limitThreads() {
 // releaseStartupPages hands back the pages of restart-run's own binary that
 // only start-up touched (the runtime's type and itab tables, flag parsing,
 // package initialisation): most of the binary, against the few pages that
-// supervising uses. MADV_DONTNEED on a read-only private file mapping only
-// drops this process's mapping of clean pages; they stay in the page cache,
-// and any page needed again comes back on first touch (a minor fault).
-// Writable mappings (data, bss) are never touched.
+// supervising uses. MADV_DONTNEED on a read-only private file mapping drops
+// this process's mapping of clean pages; they stay in the page cache, and
+// any page needed again comes back on first touch (a minor fault).
+//
+// It is done only where every read-only page is exactly the file's bytes:
+// a statically placed, statically linked executable (ELF ET_EXEC with no
+// interpreter, dynamic section or RELRO segment, as CGO_ENABLED=0 go build
+// makes). A PIE or dynamically linked binary has pages that the loader
+// patched and then made read-only; dropping those would bring back the
+// unpatched bytes and crash. (A debugger's breakpoints in the text would be
+// dropped too; restart-run is not meant to run under one.) Writable
+// mappings (data, bss) are never touched.
 func releaseStartupPages() {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
+	exe, err := os.Readlink(selfExe)
+	if err != nil || !plainExecutable(selfExe) {
 		return
 	}
+	// Collect now, with start-up's garbage, and return the freed heap: a
+	// first collection later would fault the collector's pages straight
+	// back in and hold the start-up heap.
+	debug.FreeOSMemory()
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return
@@ -55,4 +69,24 @@ func releaseStartupPages() {
 		// The raw call: these addresses are not Go memory, so no slice.
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
 	}
+}
+
+// plainExecutable reports whether the binary at path is an ET_EXEC ELF file
+// with nothing patched at load time: no interpreter, no dynamic section, no
+// RELRO segment.
+func plainExecutable(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if f.Type != elf.ET_EXEC {
+		return false
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_GNU_RELRO || p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			return false
+		}
+	}
+	return true
 }

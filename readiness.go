@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -23,7 +24,10 @@ import (
 // ForkExec fixes the environment before the pid is known, so the child's
 // pid can reach its environment only this way. The variable's value is the
 // descriptor on which the shim reports a failed exec.
-const execShimEnv = "RESTART_RUN_INTERNAL_EXEC"
+const (
+	execShimEnv = "RESTART_RUN_INTERNAL_EXEC"
+	shimArgv0   = "restart-run (exec)"
+)
 
 // selfExe is restart-run's own binary as the kernel holds it: still there
 // when the file has been replaced or removed (a package upgrade).
@@ -79,17 +83,31 @@ func (s *supervisor) spawn(pgid, tty int) (int, error) {
 		return 0, fmt.Errorf("exec shim pipe: %w", err)
 	}
 	env := append(s.env[:len(s.env):len(s.env)], execShimEnv+"="+strconv.Itoa(fd))
-	argv := append([]string{"restart-run (exec)", s.path}, s.cfg.argv...)
+	argv := append([]string{shimArgv0, s.path}, s.cfg.argv...)
 	pid, err := startChild(selfExe, argv, env, pgid, tty)
 	unix.Close(fd)
 	if err != nil {
 		return 0, err
 	}
+	// EOF: the command runs. Four bytes: the errno of its failed exec.
+	// A shim stopped before its exec (Ctrl-Z reaches the foreground group
+	// it is in) would never get there, so it is sent SIGCONT while we wait;
+	// and should the wait still drag on, the start counts as made and reap
+	// tells the rest, rather than the loop hanging here.
 	var errno [4]byte
-	if n, _ := io.ReadFull(r, errno[:]); n == 4 {
-		return 0, unix.Errno(binary.LittleEndian.Uint32(errno[:])) // the shim exits; reap takes it
+	giveUp := time.Now().Add(2 * time.Second)
+	for {
+		_ = r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := io.ReadFull(r, errno[:])
+		switch {
+		case n == 4:
+			return 0, unix.Errno(binary.LittleEndian.Uint32(errno[:])) // the shim exits; reap takes it
+		case n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(giveUp):
+			_ = unix.Kill(pid, unix.SIGCONT)
+		default:
+			return pid, nil
+		}
 	}
-	return pid, nil
 }
 
 // upstream is restart-run's own notify socket, when a notify-aware

@@ -189,7 +189,10 @@ func childrenOf(ppid int) []proc {
 
 // sentinelEnv starts restart-run as the terminal sentinel instead. It is
 // prefixed RESTART_RUN_ so that no child of a restart-run ever inherits it.
-const sentinelEnv = "RESTART_RUN_INTERNAL_TTY_SENTINEL"
+const (
+	sentinelEnv   = "RESTART_RUN_INTERNAL_TTY_SENTINEL"
+	sentinelArgv0 = "restart-run (tty sentinel)"
+)
 
 // ttySentinel is the body of the sentinel process. In a terminal the child's
 // process group is the terminal's foreground group, so Ctrl-C reaches the
@@ -228,7 +231,7 @@ func openTerminal() *terminal {
 // startSentinel starts the sentinel as the leader of a new process group,
 // which the child then joins.
 func (t *terminal) startSentinel() (int, error) {
-	return forkExec(t.exe, []string{"restart-run (tty sentinel)"}, &syscall.ProcAttr{
+	return forkExec(t.exe, []string{sentinelArgv0}, &syscall.ProcAttr{
 		Env:   []string{sentinelEnv + "=1"},
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},

@@ -272,6 +272,12 @@ func (s *supervisor) start() error {
 	if err != nil {
 		if s.sentinel != 0 {
 			_ = unix.Kill(s.sentinel, unix.SIGKILL) // reaped by reap()
+			s.sentinel = 0
+		}
+		if s.tty != nil {
+			// The fork handed the terminal to the new group before the
+			// exec failed: take it back, or Ctrl-C would reach nobody.
+			_ = s.tty.foreground(s.tty.self)
 		}
 		ce := execError(s.cfg.argv[0], err)
 		if s.attempt == 1 {
