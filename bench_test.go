@@ -62,6 +62,7 @@ func BenchmarkRestartCycle(b *testing.B) {
 // procStats is what the soak test watches in restart-run.
 type procStats struct {
 	rssKiB, anonKiB, fds, threads int
+	fdList                        []string
 }
 
 func statsOf(t *testing.T, pid int) procStats {
@@ -85,12 +86,35 @@ func statsOf(t *testing.T, pid int) procStats {
 			st.threads, _ = strconv.Atoi(f[1])
 		}
 	}
+	// restart-run keeps running while we look, and each start holds a
+	// close-on-exec pipe for a moment (Go's fork reports a failed exec
+	// through it; the soak's children need no other pipe): those are not
+	// counted. Every other descriptor is.
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.fds = len(ents)
+	for _, e := range ents {
+		target, err1 := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		info, err2 := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, e.Name()))
+		if err1 != nil || err2 != nil || strings.HasPrefix(target, "pipe:") && cloexec(string(info)) {
+			continue // closed since the listing, or the fork's pipe
+		}
+		st.fds++
+		st.fdList = append(st.fdList, e.Name()+"->"+target)
+	}
 	return st
+}
+
+// cloexec reads the close-on-exec bit from a /proc/PID/fdinfo text.
+func cloexec(fdinfo string) bool {
+	for _, line := range strings.Split(fdinfo, "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+			return err == nil && flags&0o2000000 != 0
+		}
+	}
+	return false
 }
 
 // TestSoak: 20,000 restarts of a child that exits at once. restart-run's
@@ -166,12 +190,13 @@ func TestSoak(t *testing.T) {
 	// back its binary's start-up pages after the first start, and the code
 	// that runs later faults back in, so file-backed RSS grows by design
 	// at first, and the heap grows to its collector goal. The second half of
-	// the run must then be flat in all of RSS: over 10,000 restarts a leak
-	// of even 64 bytes a restart would pass the 512 KiB allowed there.
+	// the run must then be flat in all of RSS, within the swing of a heap
+	// collected at GOGC=20 and of one more runtime thread: over 10,000
+	// restarts a leak of 110 bytes a restart would pass the 1 MiB allowed.
 	if last.fds > first.fds+2 || last.threads > first.threads+2 || g1 != g0 || last.anonKiB > first.anonKiB+2048 {
 		t.Errorf("growth over %d restarts: %+v (%d goroutines) -> %+v (%d goroutines)", total-early, first, g0, last, g1)
 	}
-	if last.fds != mid.fds || last.threads > mid.threads+1 || last.rssKiB > mid.rssKiB+512 {
+	if last.fds != mid.fds || last.threads > mid.threads+1 || last.rssKiB > mid.rssKiB+1024 {
 		t.Errorf("growth over the last %d restarts: %+v -> %+v", total/2, mid, last)
 	}
 	if kids := childrenOf(pid); len(kids) != 0 {
