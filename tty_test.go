@@ -22,7 +22,8 @@ type ptyShell struct {
 	tty  *os.File
 	mu   sync.Mutex
 	buf  strings.Builder
-	seen int // bytes of buf already matched
+	seen int           // bytes of buf already matched
+	more chan struct{} // a token whenever the reader has added output
 }
 
 func startShell(t *testing.T) *ptyShell {
@@ -49,7 +50,7 @@ func startShell(t *testing.T) *ptyShell {
 
 // readTerminal collects what appears on the terminal's master side.
 func readTerminal(t *testing.T, tty *os.File) *ptyShell {
-	sh := &ptyShell{t: t, tty: tty}
+	sh := &ptyShell{t: t, tty: tty, more: make(chan struct{}, 1)}
 	go func() {
 		b := make([]byte, 4096)
 		for {
@@ -57,6 +58,10 @@ func readTerminal(t *testing.T, tty *os.File) *ptyShell {
 			sh.mu.Lock()
 			sh.buf.Write(b[:n])
 			sh.mu.Unlock()
+			select {
+			case sh.more <- struct{}{}:
+			default: // a token is already waiting
+			}
 			if err != nil {
 				return
 			}
@@ -76,7 +81,7 @@ func (sh *ptyShell) send(s string) {
 func (sh *ptyShell) expect(re string) []string {
 	sh.t.Helper()
 	rx := regexp.MustCompile(re)
-	stop := time.Now().Add(deadline)
+	timeout := time.After(deadline)
 	for {
 		sh.mu.Lock()
 		out := sh.buf.String()
@@ -86,10 +91,11 @@ func (sh *ptyShell) expect(re string) []string {
 			sh.seen += loc[1]
 			return m
 		}
-		if time.Now().After(stop) {
+		select {
+		case <-sh.more: // new output: look again
+		case <-timeout:
 			sh.t.Fatalf("no %q on the terminal within %v; it shows:\n%s", re, deadline, out)
 		}
-		time.Sleep(5 * time.Millisecond) // the pty reader has no event to wait on here
 	}
 }
 
