@@ -436,14 +436,7 @@ func TestNotifySystemdNotify(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd := exec.Command(bin, tc.args...)
 			cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.Path())
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			began := time.Now()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			stderr, began, exited := startClient(t, cmd)
 
 			d := recvNotify(t, n, "the assignments")
 			if !tc.check(d.msg) {
@@ -620,14 +613,7 @@ func TestNotifyOtherUser(t *testing.T) {
 		cmd.Env = []string{"NOTIFY_SOCKET=" + n.Path()}
 		cmd.Dir = "/"
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		began := time.Now()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		stderr, began, exited := startClient(t, cmd)
 		select {
 		case err := <-exited:
 			return stderr.String(), time.Since(began), err
@@ -722,4 +708,19 @@ func TestSendNotify(t *testing.T) {
 			t.Errorf("sendNotify(%q) = %v, want an error (%v)", tc.addr, err, tc.want)
 		}
 	}
+}
+
+// startClient starts a notify client with its stderr kept, and returns when
+// it started and a channel that delivers its end.
+func startClient(t *testing.T, cmd *exec.Cmd) (*bytes.Buffer, time.Time, <-chan error) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return &stderr, began, exited
 }
