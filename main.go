@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,13 +197,6 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	limitThreads()
-	// restart-run's live heap is a few hundred KiB; the collector's default
-	// floor (4 MiB of heap before the first cycle) would make the idle
-	// supervisor several times larger than what it uses. A lower GOGC scales
-	// that floor down; a collection of a heap this small costs microseconds.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(20)
-	}
 	log := newLogger(stderr, string(cli.LogFormat), string(cli.LogLevel))
 	s, err := newSupervisor(cfg, log)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,6 +20,33 @@ func limitThreads() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
+}
+
+// settleDelay is how long after the first start restart-run waits before it
+// hands back its start-up memory (settleMemory). A command that ends sooner
+// never pays for the collection; one that runs longer finds restart-run at
+// its resting size from then on.
+const settleDelay = time.Second
+
+// settleMemory brings restart-run down to its resting size, once, after
+// start-up: it lowers the collector's target, collects start-up's garbage
+// and returns the freed heap, and hands back the start-up pages of its own
+// binary (releaseStartupPages).
+//
+// restart-run's live heap is a few hundred KiB; the collector's default
+// floor (4 MiB of heap before the first cycle) would make the idle
+// supervisor several times larger than what it uses. A lower GOGC scales
+// that floor down; a collection of a heap this small costs microseconds.
+// It is set only now so that start-up (flag parsing allocates under 1 MiB)
+// runs no collection at all.
+func settleMemory() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(20)
+	}
+	// Collect first: a first collection later would fault the collector's
+	// pages straight back in and hold the start-up heap.
+	debug.FreeOSMemory()
+	releaseStartupPages()
 }
 
 // releaseStartupPages hands back the pages of restart-run's own binary that
@@ -41,10 +69,6 @@ func releaseStartupPages() {
 	if err != nil || !plainExecutable(selfExe) {
 		return
 	}
-	// Collect now, with start-up's garbage, and return the freed heap: a
-	// first collection later would fault the collector's pages straight
-	// back in and hold the start-up heap.
-	debug.FreeOSMemory()
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return

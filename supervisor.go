@@ -103,6 +103,7 @@ type supervisor struct {
 	runtimeMax     alarm // --runtime-max
 	watchdog       alarm // the next WATCHDOG=1 is due
 	upWatchdog     alarm // our own ping to the outer supervisor
+	settle         alarm // hand back start-up memory (once, settleDelay after the first start)
 
 	// health checks of the current run
 	healthState    healthState
@@ -176,7 +177,10 @@ func (s *supervisor) run() int {
 	if err := s.start(); err != nil {
 		return err.(commandError).status
 	}
-	releaseStartupPages()
+	// Start-up's memory is handed back once the child has been supervised
+	// for a moment, not at once: a short command (restart-run --restart=no
+	// -- true) never pays for the collection.
+	s.settle.set(settleDelay)
 	for s.phase != finished {
 		if s.phase == pausing && !s.pause.on {
 			// A restart with no pause: signals that came meanwhile go
@@ -233,6 +237,10 @@ func (s *supervisor) run() int {
 			s.healthFinished(r)
 		case r := <-s.healthOutput:
 			s.onHealthOutput(r)
+		case <-s.settle.C():
+			s.settle.on = false
+			settleMemory()
+			s.log.Debug().Str("event", "memory").Msg("start-up memory handed back")
 		case <-s.upWatchdog.C():
 			s.tellUp("WATCHDOG=1")
 			s.upWatchdog.set(s.up.watchdog)
