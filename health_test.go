@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -254,5 +260,113 @@ func TestHealthCmdMissing(t *testing.T) {
 	h := r.named("health")
 	if len(h) != 2 || h[1].str("status") != "unhealthy" || !strings.Contains(h[1].str("error"), "nonexistent") {
 		t.Errorf("health events %v", h)
+	}
+}
+
+// TestHTTPCheck: the built-in GET against real servers on 127.0.0.1: what
+// passes, what fails, and what it sends.
+func TestHTTPCheck(t *testing.T) {
+	var mu sync.Mutex
+	var seen []*http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r)
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/ok":
+			fmt.Fprint(w, "ok")
+		case "/big": // more than httpBodyMax, which must not hang or fail
+			w.Write(bytes.Repeat([]byte("x"), 3*httpBodyMax))
+		case "/moved":
+			http.Redirect(w, r, "/gone", http.StatusFound) // passes: not followed
+		case "/error":
+			http.Error(w, "down", http.StatusInternalServerError)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	check := func(raw string) error {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return httpCheck(ctx, u)
+	}
+	for _, tc := range []struct {
+		path string
+		want string // "" for a pass, else part of the error
+	}{
+		{"/ok", ""},
+		{"/big", ""},
+		{"/moved", ""},
+		{"/error", "HTTP status 500"},
+		{"/gone", "HTTP status 404"},
+	} {
+		err := check(srv.URL + tc.path)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want a pass", tc.path, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.path, err, tc.want)
+		}
+	}
+	mu.Lock()
+	n := len(seen)
+	mu.Unlock()
+	if n != 5 {
+		t.Fatalf("the server saw %d requests, want 5 (a redirect is not followed)", n)
+	}
+
+	// What the request carries: the path and query, the Host with its
+	// port, and credentials from the URL.
+	u, _ := url.Parse(srv.URL)
+	if err := check("http://user:secret@" + u.Host + "/ok?x=1&y=%20"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	r := seen[len(seen)-1]
+	mu.Unlock()
+	user, pass, _ := r.BasicAuth()
+	if r.Method != "GET" || r.URL.RequestURI() != "/ok?x=1&y=%20" || r.Host != u.Host || user != "user" || pass != "secret" {
+		t.Errorf("request: %s %s Host %q, basic auth %q:%q; want GET /ok?x=1&y=%%20, Host %q, user:secret", r.Method, r.URL.RequestURI(), r.Host, user, pass, u.Host)
+	}
+}
+
+// TestHTTPCheckBadServers: a server that answers nonsense, closes at once, or
+// never answers fails the check, the last one at the check's deadline.
+func TestHTTPCheckBadServers(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		serve func(net.Conn)
+		want  string
+	}{
+		{"nonsense", func(c net.Conn) { c.Write([]byte("SSH-2.0-OpenSSH\r\n")) }, "not an HTTP answer"},
+		{"status word", func(c net.Conn) { c.Write([]byte("HTTP/1.1 abc OK\r\n\r\n")) }, "not an HTTP answer"},
+		{"closed", func(net.Conn) {}, "status line"},
+		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, "timeout"}, // reads until the client gives up
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			tc.serve(c)
+		}()
+		u, _ := url.Parse("http://" + ln.Addr().String() + "/")
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		err = httpCheck(ctx, u)
+		cancel()
+		ln.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
 	}
 }

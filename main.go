@@ -52,7 +52,7 @@ type CLI struct {
 	WatchdogSignal SignalName   `default:"SIGABRT" env:"RESTART_RUN_WATCHDOG_SIGNAL" help:"Signal sent to a child that missed its watchdog."`
 
 	HealthCmd         string   `env:"RESTART_RUN_HEALTH_CMD" placeholder:"CMD" help:"Health check command, split into words as a shell would and run without a shell; exit 0 is healthy."`
-	HealthHTTP        string   `name:"health-http" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"URL" help:"Health check: a GET of URL must answer 2xx or 3xx."`
+	HealthHTTP        string   `name:"health-http" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"URL" help:"Health check: a GET of URL (http:// only) must answer 2xx or 3xx."`
 	HealthTCP         string   `name:"health-tcp" env:"RESTART_RUN_HEALTH_TCP" placeholder:"HOST:PORT" help:"Health check: a TCP connect to HOST:PORT must succeed."`
 	HealthInterval    Duration `default:"30s" env:"RESTART_RUN_HEALTH_INTERVAL" help:"Time between health checks."`
 	HealthTimeout     Duration `default:"30s" env:"RESTART_RUN_HEALTH_TIMEOUT" help:"A check running longer fails (and is killed)."`
@@ -286,7 +286,6 @@ func configure(cli *CLI) (*config, error) {
 // that can work.
 func configureHealth(cli *CLI) (*healthCheck, error) {
 	c := &healthCheck{
-		url:      cli.HealthHTTP,
 		addr:     cli.HealthTCP,
 		interval: time.Duration(cli.HealthInterval),
 		timeout:  time.Duration(cli.HealthTimeout),
@@ -318,11 +317,18 @@ func configureHealth(cli *CLI) (*healthCheck, error) {
 			return nil, usageError{fmt.Errorf("--health-cmd (RESTART_RUN_HEALTH_CMD): %q is not a command line (%v)", cli.HealthCmd, err)}
 		}
 		c.argv = argv
-	case c.url != "":
-		u, err := url.Parse(c.url)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q is not an http:// or https:// URL", c.url)}
+	case cli.HealthHTTP != "":
+		u, err := url.Parse(cli.HealthHTTP)
+		switch {
+		case err == nil && u.Scheme == "https":
+			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q: https:// is not built in; use an http:// URL, --health-tcp for the port, or --health-cmd with a client such as curl", cli.HealthHTTP)}
+		case err != nil || u.Scheme != "http" || u.Host == "" || u.Hostname() == "":
+			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q is not an http:// URL (http://HOST[:PORT]/PATH)", cli.HealthHTTP)}
 		}
+		if _, err := strconv.ParseUint(u.Port(), 10, 16); u.Port() != "" && err != nil {
+			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q: port %q is not a number from 0 to 65535", cli.HealthHTTP, u.Port())}
+		}
+		c.url = u
 	default:
 		if _, port, err := net.SplitHostPort(c.addr); err != nil || port == "" {
 			return nil, usageError{fmt.Errorf("--health-tcp (RESTART_RUN_HEALTH_TCP): %q is not HOST:PORT", c.addr)}
