@@ -182,6 +182,7 @@ func run(args []string, stderr io.Writer) int {
 	case os.Args[0] == shimArgv0 && os.Getenv(execShimEnv) != "":
 		return execShim(args)
 	}
+	sigs := catchSignals() // in the background, while the flags are parsed
 	cli, done, err := parse(args, os.Stdout)
 	if done {
 		return 0
@@ -198,7 +199,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	limitThreads()
 	log := newLogger(stderr, string(cli.LogFormat), string(cli.LogLevel))
-	s, err := newSupervisor(cfg, log)
+	s, err := newSupervisor(cfg, log, sigs)
 	if err != nil {
 		var ce commandError
 		if errors.As(err, &ce) {

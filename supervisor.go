@@ -122,23 +122,21 @@ type supervisor struct {
 	signalled  map[int]unix.Signal // what each leftover was last sent; 0 is the group
 }
 
-func newSupervisor(cfg *config, log zerolog.Logger) (*supervisor, error) {
+func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervisor, error) {
 	path, err := lookCommand(cfg.argv[0])
 	if err != nil {
 		return nil, err
 	}
+	<-sigs.ready
 	s := &supervisor{
-		cfg:  cfg,
-		log:  log,
-		path: path,
-		self: os.Getpid(),
-		// Standard signals coalesce in the kernel anyway; the buffer only
-		// has to cover a burst that arrives while the loop is busy.
-		sigs:    make(chan os.Signal, 256),
-		sigChld: make(chan os.Signal, 1),
-		sigStop: make(chan os.Signal, 8),
+		cfg:     cfg,
+		log:     log,
+		path:    path,
+		self:    os.Getpid(),
+		sigs:    sigs.other,
+		sigChld: sigs.chld,
+		sigStop: sigs.stop,
 	}
-	notifySignals(s.sigChld, s.sigStop, s.sigs)
 	s.tty = openTerminal()
 	s.env = cfg.env
 	s.up = newUpstream()
