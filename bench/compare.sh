@@ -24,6 +24,10 @@
 #   5. signal-forwarding latency, SIGUSR1 to the supervisor until the child's
 #      sigwaitinfo() returns (bench/sigsend.c, bench/sigchild.c).
 #
+# Beside the peers runs bench/gofloor, the least a static Go program can do
+# in restart-run's place (fork, exec, wait; forward a signal): the floor set
+# by the Go runtime alone, measured in the same run.
+#
 # The report goes to stdout, progress to stderr. A missed target is only
 # reported (exit 0); a measurement that fails exits non-zero. Every process
 # the script starts is stopped by PID on exit, and a last look at ps checks
@@ -49,12 +53,12 @@ if [ "$QUICK" = 1 ]; then
 	ONESHOT_ROUNDS=6 ONESHOT_RUNS=5
 	CYCLE_N=300 CYCLE_ROUNDS=2
 	PEER_SECS=3
-	SIG_ROUNDS=5 SIG_PER=40
+	SIG_INSTANCES=3 SIG_ROUNDS=2 SIG_PER=40
 else
 	ONESHOT_ROUNDS=30 ONESHOT_RUNS=20
 	CYCLE_N=2000 CYCLE_ROUNDS=7
 	PEER_SECS=5
-	SIG_ROUNDS=20 SIG_PER=100
+	SIG_INSTANCES=10 SIG_ROUNDS=4 SIG_PER=50
 fi
 case $IDLE in '' | *[!0-9]*) echo "compare.sh: --idle wants whole seconds" >&2; exit 2 ;; esac
 
@@ -245,6 +249,8 @@ RR=$T/restart-run
 TRUE=$(type -P true)
 say "building restart-run and the helpers in $T"
 (cd "$REPO" && CGO_ENABLED=0 go build -o "$RR" .) || die "go build failed"
+# The Go floor: the least a static Go program can do in restart-run's place.
+(cd "$REPO" && CGO_ENABLED=0 go build -o "$T/gofloor" ./bench/gofloor) || die "go build ./bench/gofloor failed"
 for h in spawntime sigsend sigchild; do
 	cc -O2 -Wall -o "$T/$h" "$BENCH/$h.c" || die "cc $h.c failed"
 done
@@ -256,7 +262,7 @@ KV=$T/results.kv
 REPORT="python3 -B $BENCH/report.py"
 
 # Each command once, with its errors visible, before anything is timed.
-for cmd in "$TRUE" "tini -s -- $TRUE" "dumb-init $TRUE" "$RR --restart=no --log-level=error -- $TRUE"; do
+for cmd in "$TRUE" "tini -s -- $TRUE" "dumb-init $TRUE" "$T/gofloor $TRUE" "$RR --restart=no --log-level=error -- $TRUE"; do
 	$cmd || die "sanity run failed: $cmd"
 done
 
@@ -289,6 +295,7 @@ bg_wait "$T/spawntime" "$ONESHOT_ROUNDS" "$ONESHOT_RUNS" \
 	bare "$TRUE" :: \
 	tini tini -s -- "$TRUE" :: \
 	dumb-init dumb-init "$TRUE" :: \
+	gofloor "$T/gofloor" "$TRUE" :: \
 	restart-run "$RR" --restart=no -- "$TRUE" :: \
 	restart-run-quiet "$RR" --restart=no --log-level=error -- "$TRUE" \
 	>"$T/oneshot.dat" || die "one-shot measurement failed"
@@ -420,11 +427,13 @@ stdout_logfile=NONE
 stderr_logfile=NONE
 EOF
 declare -A IDPID=()
-IDLE_TOOLS=(tini dumb-init restart-run supervisord runsv s6-supervise supervise)
+IDLE_TOOLS=(tini dumb-init gofloor restart-run supervisord runsv s6-supervise supervise)
 start tini "$T/idle.log" "" tini -s -- "$T/sleep" 1000
 IDPID[tini]=$LAST_PID
 start dumb-init "$T/idle.log" "" dumb-init "$T/sleep" 1000
 IDPID[dumb-init]=$LAST_PID
+start gofloor "$T/idle.log" "" "$T/gofloor" -forward "$T/sleep" 1000
+IDPID[gofloor]=$LAST_PID
 start restart-run "$T/idle.log" "" "$RR" --restart=always -- "$T/sleep" 1000
 IDPID[restart-run]=$LAST_PID
 start supervisord "$T/idle.log" "" supervisord -c "$T/supervisord-idle.conf"
@@ -472,20 +481,27 @@ $REPORT idle "$T/idle.dat" "$IDLE" "$KV"
 
 # --- 5. signal forwarding --------------------------------------------------
 
-say "5/5 signal forwarding: $SIG_ROUNDS rounds x $SIG_PER samples per target"
-bg_wait "$T/sigsend" "$T" "$SIG_ROUNDS" "$SIG_PER" 1000 \
-	direct "$T/sigchild" '{fifo}' :: \
-	sd-tini tini -s -- "$T/sigchild" '{fifo}' :: \
-	sd-dumb-init dumb-init "$T/sigchild" '{fifo}' :: \
-	sd-restart-run "$RR" --restart=no -- "$T/sigchild" '{fifo}' \
-	>"$T/signal.dat" 2>"$T/sigsend.err" || { cat "$T/sigsend.err" >&2; die "signal measurement failed"; }
+# Each supervisor is started afresh SIG_INSTANCES times: how fast a Go
+# program forwards depends on which of its threads the runtime happened to
+# put to sleep where, which differs from one start to the next.
+say "5/5 signal forwarding: $SIG_INSTANCES starts x $SIG_ROUNDS rounds x $SIG_PER samples per target"
+: >"$T/signal.dat"
+for i in $(seq "$SIG_INSTANCES"); do
+	bg_wait "$T/sigsend" "$T" "$SIG_ROUNDS" "$SIG_PER" 1000 \
+		direct "$T/sigchild" '{fifo}' :: \
+		sd-tini tini -s -- "$T/sigchild" '{fifo}' :: \
+		sd-dumb-init dumb-init "$T/sigchild" '{fifo}' :: \
+		sd-gofloor "$T/gofloor" -forward "$T/sigchild" '{fifo}' :: \
+		sd-restart-run "$RR" --restart=no -- "$T/sigchild" '{fifo}' \
+		>>"$T/signal.dat" 2>"$T/sigsend.err" || { cat "$T/sigsend.err" >&2; die "signal measurement failed"; }
+done
 rm -f "$T/sigsend.pids"
 echo "## 5. Signal-forwarding latency"
 echo
 echo "CLOCK_MONOTONIC from kill(SIGUSR1) to the byte the child writes when"
 echo "sigwaitinfo() returns; the target is the supervisor, or the child itself."
-echo "$SIG_ROUNDS rounds of $SIG_PER samples per target, 1 ms apart so that each"
-echo "signal finds the supervisor idle."
+echo "Each target started $SIG_INSTANCES times, each time $SIG_ROUNDS rounds of $SIG_PER samples,"
+echo "1 ms apart so that each signal finds the supervisor idle."
 echo
 $REPORT signal "$T/signal.dat" "$KV"
 

@@ -22,6 +22,7 @@ LABELS = {
     "bare": "bare `true`",
     "tini": "`tini -s -- true`",
     "dumb-init": "`dumb-init true`",
+    "gofloor": "Go floor: `gofloor true` (static Go: fork, exec, wait)",
     "restart-run": "`restart-run --restart=no -- true`",
     "restart-run-quiet": "`restart-run --restart=no --log-level=error -- true`",
     "shell": "shell `while` loop running `true`",
@@ -35,6 +36,7 @@ LABELS = {
     "direct": "straight to the child (no supervisor)",
     "sd-tini": "`tini -s`",
     "sd-dumb-init": "`dumb-init`",
+    "sd-gofloor": "Go floor: `gofloor -forward` (os/signal, then kill)",
     "sd-restart-run": "`restart-run`",
 }
 
@@ -43,6 +45,7 @@ LABELS = {
 SUP_LABELS = {
     "tini": "`tini -s`",
     "dumb-init": "`dumb-init`",
+    "gofloor": "Go floor: `gofloor -forward`",
     "restart-run": "`restart-run --restart=always`",
     "supervisord": "`supervisord`",
     "runsv": "runit `runsv`",

@@ -9,7 +9,10 @@
  * byte. It writes "NAME PID" lines to DIR/sigsend.pids so that a caller can
  * clean up should sigsend itself die.
  *
- * Then, in ROUNDS rounds (the order of the targets rotates each round),
+ * Then it waits 2 s, as the memory measurement does, so that every target
+ * has finished starting up (restart-run hands back its start-up memory 1 s
+ * after its first start, and until then holds a timer for it), and in
+ * ROUNDS rounds (the order of the targets rotates each round),
  * PER_ROUND times per target: take CLOCK_MONOTONIC, kill(PID, SIGUSR1) the
  * started process, read the byte sigchild writes when sigwaitinfo() returns,
  * take the clock again, pause GAP_US so the next signal finds the
@@ -165,6 +168,8 @@ int main(int argc, char **argv)
 		if (wait_byte(&tg[i], 5000) != 'r')
 			fail("%s: sigchild did not say it was ready%s", tg[i].name, "");
 
+	struct timespec settle = {.tv_sec = 2};
+	nanosleep(&settle, NULL);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	struct timespec pause = {.tv_sec = gap / 1000000, .tv_nsec = (gap % 1000000) * 1000};
 	for (int r = 0; r < rounds; r++)
