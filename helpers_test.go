@@ -102,23 +102,6 @@ func helper(args []string) int {
 		}
 		say("ready %d", os.Getpid())
 		sleepForever()
-	case "signalfd": // report each signal read through readSignalfd alone (started with them blocked)
-		c := &signalChans{chld: make(chan os.Signal, 8), stop: make(chan os.Signal, 8), other: make(chan os.Signal, 64)}
-		if err := c.readSignalfd(); err != nil {
-			say("error %v", err)
-			return 1
-		}
-		say("ready %d", os.Getpid())
-		for {
-			select {
-			case s := <-c.other:
-				say("got %s", signalName(s.(syscall.Signal)))
-			case s := <-c.chld:
-				say("got %s", signalName(s.(syscall.Signal)))
-			case s := <-c.stop:
-				say("got %s", signalName(s.(syscall.Signal)))
-			}
-		}
 	case "report": // print what the child inherited, as JSON
 		fds := map[string]string{}
 		ents, _ := os.ReadDir("/proc/self/fd")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -145,77 +143,6 @@ func catchSignals() *signalChans {
 		signal.Notify(c.other, sigs...)
 	}()
 	return c
-}
-
-// deliver puts sig on its channel as os/signal does: without waiting, and
-// dropped if the channel is full.
-func (c *signalChans) deliver(sig unix.Signal) {
-	ch := c.other
-	switch sig {
-	case unix.SIGCHLD:
-		ch = c.chld
-	case unix.SIGTERM, unix.SIGINT, unix.SIGQUIT:
-		ch = c.stop
-	}
-	select {
-	case ch <- sig:
-	default:
-	}
-}
-
-// siginfoSize is the size of the kernel's struct signalfd_siginfo.
-const siginfoSize = int(unsafe.Sizeof(unix.SignalfdSiginfo{}))
-
-// readSignalfd opens a second way in for the signals restart-run acts on: a
-// signalfd, read by a goroutine that waits in the netpoller.
-//
-// The Go runtime takes a signal to the loop in up to three thread wake-ups
-// (the thread the kernel picks runs the runtime's handler, which wakes
-// os/signal's thread, which wakes one to run the loop); a C supervisor such
-// as tini takes one. When a signal arrives, the kernel also wakes whatever
-// waits on a signalfd for it, here the thread asleep in the netpoller. The
-// signal is taken exactly once, by whichever is first: that thread reading
-// the signalfd (one wake-up, then the loop runs on the same thread), or the
-// runtime's handler, in which case the thread the signalfd woke is already
-// up to run the loop when os/signal hands the signal over. Either way it
-// reaches the loop sooner: forwarding's median went from 1.6 to about 1.2
-// times tini's (bench/compare.sh). Nothing is blocked, so nothing else
-// changes: os/signal stays in place, and a thread that takes a signal itself
-// still does.
-//
-// Left to os/signal alone: the faults a thread raises on itself (SIGSEGV,
-// SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), SIGPIPE (raised on the thread
-// whose write failed), SIGPROF, and signals 32 and 33, which the runtime and
-// libc keep for themselves.
-func (c *signalChans) readSignalfd() error {
-	var set unix.Sigset_t
-	for s := unix.Signal(1); s <= 64; s++ {
-		switch s {
-		case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG,
-			unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS,
-			unix.SIGPIPE, unix.SIGPROF, 32, 33:
-			continue
-		}
-		set.Val[(s-1)/64] |= 1 << ((s - 1) % 64)
-	}
-	fd, err := unix.Signalfd(-1, &set, unix.SFD_NONBLOCK|unix.SFD_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("signalfd: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "signalfd")
-	go func() {
-		var buf [32 * siginfoSize]byte
-		for {
-			n, err := f.Read(buf[:])
-			if err != nil {
-				return // closed: restart-run is exiting
-			}
-			for off := 0; off+siginfoSize <= n; off += siginfoSize {
-				c.deliver(unix.Signal(binary.NativeEndian.Uint32(buf[off:]))) // ssi_signo
-			}
-		}
-	}()
-	return nil
 }
 
 // setSubreaper makes restart-run the reaper of orphaned descendants, so they

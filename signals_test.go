@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -394,52 +393,5 @@ func TestStopOneDeadline(t *testing.T) {
 	}
 	if g == 0 || alive(g) {
 		t.Errorf("leftover %d alive", g)
-	}
-}
-
-// TestSignalfdPath: the signalfd way in on its own. A process started with
-// the signals blocked (so that no thread's handler can take them) still
-// gets each through readSignalfd, on the right channel.
-func TestSignalfdPath(t *testing.T) {
-	names := []string{"SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGALRM", "SIGRTMIN+3", "SIGRTMAX"}
-	var set, old unix.Sigset_t
-	for _, name := range names {
-		s, _ := parseSignal(name)
-		set.Val[(s-1)/64] |= 1 << ((s - 1) % 64)
-	}
-	// A child inherits the mask of the thread that forks it.
-	runtime.LockOSThread()
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
-		t.Fatal(err)
-	}
-	exe, _ := os.Executable()
-	r := startCmd(t, exec.Command(exe, "signalfd"))
-	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	runtime.UnlockOSThread()
-	r.waitReady()
-	for _, name := range names {
-		s, _ := parseSignal(name)
-		r.signal(s)
-		if got := r.line("got"); got[0] != signalName(s) {
-			t.Errorf("sent %s, read %s", name, got[0])
-		}
-	}
-	r.signal(syscall.SIGKILL)
-	r.wait()
-}
-
-// TestDeliver: a signal read from the signalfd goes on the channel
-// os/signal would have put it on, and a full channel drops it rather than
-// block the reader.
-func TestDeliver(t *testing.T) {
-	c := &signalChans{chld: make(chan os.Signal, 1), stop: make(chan os.Signal, 8), other: make(chan os.Signal, 1)}
-	for _, s := range []unix.Signal{unix.SIGCHLD, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGQUIT, unix.SIGHUP, unix.SIGUSR1} {
-		c.deliver(s)
-	}
-	if len(c.chld) != 1 || len(c.stop) != 3 || len(c.other) != 1 {
-		t.Fatalf("chld %d, stop %d, other %d; want 1, 3, 1", len(c.chld), len(c.stop), len(c.other))
-	}
-	if s := <-c.other; s != unix.SIGHUP {
-		t.Errorf("other: %v, want SIGHUP (then SIGUSR1 dropped: the channel was full)", s)
 	}
 }

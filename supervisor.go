@@ -128,9 +128,6 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 		return nil, err
 	}
 	<-sigs.ready
-	if err := sigs.readSignalfd(); err != nil {
-		log.Warn().Str("event", "signals").Err(err).Msg("signals come through os/signal only")
-	}
 	s := &supervisor{
 		cfg:     cfg,
 		log:     log,
