@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
@@ -393,5 +394,31 @@ func TestStopOneDeadline(t *testing.T) {
 	}
 	if g == 0 || alive(g) {
 		t.Errorf("leftover %d alive", g)
+	}
+}
+
+// TestSignalsBeforeStart: signals caught while restart-run starts up (it
+// catches them from the start of flag parsing) reach no child: a stop
+// request ends it before anything starts, with 128+signal; any other is
+// dropped and logged.
+func TestSignalsBeforeStart(t *testing.T) {
+	var log bytes.Buffer
+	s := &supervisor{log: zerolog.New(&log), sigs: make(chan os.Signal, 4), sigStop: make(chan os.Signal, 4)}
+	if _, stop := s.signalsBeforeStart(); stop {
+		t.Fatal("a stop with no signal pending")
+	}
+	s.sigs <- syscall.SIGUSR1
+	s.sigs <- syscall.SIGPIPE
+	if _, stop := s.signalsBeforeStart(); stop {
+		t.Fatal("SIGUSR1 taken for a stop request")
+	}
+	if len(s.sigs) != 0 || !strings.Contains(log.String(), `"signal":"SIGUSR1"`) || strings.Contains(log.String(), "SIGPIPE") {
+		t.Errorf("SIGUSR1 not dropped and logged (SIGPIPE silently); log: %s", log.String())
+	}
+	s.sigs <- syscall.SIGHUP
+	s.sigStop <- syscall.SIGTERM
+	status, stop := s.signalsBeforeStart()
+	if !stop || status != 143 {
+		t.Errorf("SIGTERM before the first start: stop %v, status %d; want a stop with 143", stop, status)
 	}
 }

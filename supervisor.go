@@ -169,6 +169,9 @@ func (s *supervisor) run() int {
 	if s.up != nil && s.up.watchdog > 0 {
 		s.upWatchdog.set(s.up.watchdog)
 	}
+	if status, stop := s.signalsBeforeStart(); stop {
+		return status
+	}
 	if !s.cfg.limiter.Allow(time.Now()) {
 		panic("the start limiter refused the first start") // Burst >= 1 here
 	}
@@ -311,6 +314,29 @@ func (s *supervisor) start() error {
 }
 
 func (s *supervisor) backoff() *Backoff { return &s.cfg.backoff }
+
+// signalsBeforeStart handles the signals that came while restart-run was
+// starting up (they are caught from the start of flag parsing). A stop
+// request ends restart-run before anything is started, with the status of
+// a process killed by that signal; any other signal is dropped, as in a
+// pause, since no child runs to take it.
+func (s *supervisor) signalsBeforeStart() (status int, stop bool) {
+	for {
+		select {
+		case sig := <-s.sigStop:
+			s.log.Info().Str("event", "stop").Str("signal", signalName(sig.(unix.Signal))).
+				Msg("stop requested before the first start; nothing was started")
+			return 128 + int(sig.(unix.Signal)), true
+		case sig := <-s.sigs:
+			if sig != unix.SIGPIPE {
+				s.log.Info().Str("event", "signal").Str("signal", signalName(sig.(unix.Signal))).
+					Msg("no child running yet; signal dropped")
+			}
+		default:
+			return 0, false
+		}
+	}
+}
 
 func (s *supervisor) onSignal(sig unix.Signal) {
 	switch sig {
