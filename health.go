@@ -108,11 +108,15 @@ const httpBodyMax = 64 << 10
 
 // httpCheck is --health-http: one GET on a fresh connection, passed by a
 // 2xx or 3xx status (a redirect is an answer and is not followed, as with
-// Docker's curl -f). The request is HTTP/1.0, which every server answers
-// with a plain body and then closes: the body is read to its end (up to
-// httpBodyMax), so the server never sees its answer cut off. It is a small
-// client of our own rather than net/http, which with its TLS stack is half
-// of restart-run's binary and start-up; https:// is therefore not offered.
+// Docker's curl -f). The request is HTTP/1.0 with Connection: close, but a
+// server may still answer as HTTP/1.1 and keep the connection open, so the
+// body is read by its Content-Length or chunks when it has them, else to
+// the end, and never past httpBodyMax: the check ends when the answer does,
+// not at the deadline. Interim 1xx answers (103 Early Hints, which Go's own
+// server sends even to HTTP/1.0 clients) are skipped, as net/http does. It
+// is a small client of our own rather than net/http, which with its TLS
+// stack is half of restart-run's binary and start-up; https:// is therefore
+// not offered.
 func httpCheck(ctx context.Context, u *url.URL) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", httpAddr(u))
@@ -123,7 +127,7 @@ func httpCheck(ctx context.Context, u *url.URL) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	req := "GET " + u.RequestURI() + " HTTP/1.0\r\nHost: " + u.Host + "\r\nUser-Agent: restart-run\r\nAccept: */*\r\n"
+	req := "GET " + u.RequestURI() + " HTTP/1.0\r\nHost: " + httpHost(u) + "\r\nUser-Agent: restart-run\r\nAccept: */*\r\nConnection: close\r\n"
 	if u.User != nil {
 		pass, _ := u.User.Password()
 		req += "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass)) + "\r\n"
@@ -132,19 +136,91 @@ func httpCheck(ctx context.Context, u *url.URL) error {
 		return err
 	}
 	br := bufio.NewReaderSize(conn, 4096)
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		return fmt.Errorf("reading the status line: %w", err)
+	var code int
+	var hdr map[string]string
+	for code < 200 || code == 101 {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("reading the status line: %w", err)
+		}
+		if code, err = httpStatus(line); err != nil {
+			return err
+		}
+		if hdr, err = httpHeaders(br); err != nil {
+			return err
+		}
+		if code == 101 {
+			return fmt.Errorf("HTTP status %d", code) // no upgrade was asked for
+		}
 	}
-	code, err := httpStatus(line)
-	if err != nil {
-		return err
+	body := io.LimitReader(br, httpBodyMax)
+	n, lenErr := strconv.ParseInt(hdr["content-length"], 10, 64)
+	switch {
+	case strings.EqualFold(hdr["transfer-encoding"], "chunked"):
+		err = skipChunks(bufio.NewReader(body))
+	case lenErr == nil && n >= 0:
+		_, err = io.CopyN(io.Discard, body, n)
+	default:
+		_, err = io.Copy(io.Discard, body)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(br, httpBodyMax))
-	if code < 200 || code > 399 {
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading the body: %w", err)
+	}
+	if code > 399 {
 		return fmt.Errorf("HTTP status %d", code)
 	}
 	return nil
+}
+
+// httpHeaders reads header lines up to the blank line that ends them; the
+// keys are lower case.
+func httpHeaders(br *bufio.Reader) (map[string]string, error) {
+	h := map[string]string{}
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return nil, fmt.Errorf("reading the headers: %w", err)
+		}
+		s := strings.TrimRight(string(line), "\r\n")
+		if s == "" {
+			return h, nil
+		}
+		k, v, _ := strings.Cut(s, ":")
+		h[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+	}
+}
+
+// skipChunks reads a chunked body to its last chunk and trailer.
+func skipChunks(br *bufio.Reader) error {
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		size, _, _ := strings.Cut(strings.TrimSpace(line), ";")
+		n, err := strconv.ParseInt(size, 16, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad chunk size %q", line)
+		}
+		if n == 0 {
+			_, err := httpHeaders(br) // the trailer
+			return err
+		}
+		if _, err := br.Discard(int(n) + 2); err != nil {
+			return err
+		}
+	}
+}
+
+// httpHost is the Host header for u: its host and port, less the zone of
+// an IPv6 address (http://[fe80::1%25eth0]:80/), which means nothing to
+// the server.
+func httpHost(u *url.URL) string {
+	h := u.Host
+	if i, j := strings.Index(h, "%"), strings.Index(h, "]"); strings.HasPrefix(h, "[") && i > 0 && j > i {
+		h = h[:i] + h[j:]
+	}
+	return h
 }
 
 // httpAddr is the host and port to connect to for u (port 80 by default).

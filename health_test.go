@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -367,6 +368,95 @@ func TestHTTPCheckBadServers(t *testing.T) {
 		ln.Close()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestHTTPCheckAnswers: answers that real servers give to our HTTP/1.0 GET.
+// A server that keeps the connection open after a complete answer (with a
+// Content-Length, or chunked) must pass at once, not at the deadline (where
+// the supervisor's own timeout would count it a failure); 1xx interim answers
+// are skipped; a body that stalls fails at the deadline.
+func TestHTTPCheckAnswers(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	for _, tc := range []struct {
+		name   string
+		answer string
+		pass   bool
+	}{
+		{"kept open, Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
+		{"kept open, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n0\r\n\r\n", true},
+		{"kept open, 503", "HTTP/1.1 503 Busy\r\ncontent-length: 4\r\n\r\nbusy", false},
+		{"100 then 200", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", true},
+		{"stalled body", "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\npart", false},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for l := ""; l != "\r\n"; {
+				if l, err = br.ReadString('\n'); err != nil {
+					return
+				}
+			}
+			c.Write([]byte(tc.answer))
+			<-hold // never closes first
+		}()
+		u, _ := url.Parse("http://" + ln.Addr().String() + "/")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		t0 := time.Now()
+		err = httpCheck(ctx, u)
+		took := time.Since(t0)
+		cancel()
+		ln.Close()
+		if tc.pass && (err != nil || took > time.Second) {
+			t.Errorf("%s: %v after %v, want a pass at once", tc.name, err, took)
+		}
+		if !tc.pass && err == nil {
+			t.Errorf("%s: passed, want a failure", tc.name)
+		}
+	}
+
+	// Go's own server sends 103 Early Hints even to an HTTP/1.0 client.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Connection"), "close") {
+			http.Error(w, "no Connection: close", 400)
+			return
+		}
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := httpCheck(ctx, u); err != nil {
+		t.Errorf("103 Early Hints, then 200: %v, want a pass", err)
+	}
+}
+
+func TestHTTPHost(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://127.0.0.1:8080/x":      "127.0.0.1:8080",
+		"http://example.test/":         "example.test",
+		"http://[::1]:8080/":           "[::1]:8080",
+		"http://[fe80::1%25lo]:8080/x": "[fe80::1]:8080",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := httpHost(u); got != want {
+			t.Errorf("%s: Host %q, want %q", raw, got, want)
 		}
 	}
 }

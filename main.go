@@ -197,7 +197,6 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "restart-run: %v\n", err)
 		return 2
 	}
-	limitThreads()
 	log := newLogger(stderr, string(cli.LogFormat), string(cli.LogLevel))
 	s, err := newSupervisor(cfg, log, sigs)
 	if err != nil {
@@ -209,6 +208,9 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "restart-run: %v\n", err)
 		return 1
 	}
+	// Only now, with every signal caught: on one processor the goroutine
+	// that catches them would wait for this one to block.
+	limitThreads()
 	return s.run()
 }
 

@@ -31,7 +31,8 @@ const settleDelay = time.Second
 // settleMemory brings restart-run down to its resting size, once, after
 // start-up: it lowers the collector's target, collects start-up's garbage
 // and returns the freed heap, and hands back the start-up pages of its own
-// binary (releaseStartupPages).
+// binary (releaseStartupPages), and reports how many bytes of those it
+// handed back.
 //
 // restart-run's live heap is a few hundred KiB; the collector's default
 // floor (4 MiB of heap before the first cycle) would make the idle
@@ -39,14 +40,14 @@ const settleDelay = time.Second
 // that floor down; a collection of a heap this small costs microseconds.
 // It is set only now so that start-up (flag parsing allocates under 1 MiB)
 // runs no collection at all.
-func settleMemory() {
+func settleMemory() int {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(20)
 	}
 	// Collect first: a first collection later would fault the collector's
 	// pages straight back in and hold the start-up heap.
 	debug.FreeOSMemory()
-	releaseStartupPages()
+	return releaseStartupPages()
 }
 
 // releaseStartupPages hands back the pages of restart-run's own binary that
@@ -63,15 +64,16 @@ func settleMemory() {
 // patched and then made read-only; dropping those would bring back the
 // unpatched bytes and crash. (A debugger's breakpoints in the text would be
 // dropped too; restart-run is not meant to run under one.) Writable
-// mappings (data, bss) are never touched.
-func releaseStartupPages() {
+// mappings (data, bss) are never touched. It returns the size of the
+// mappings it advised.
+func releaseStartupPages() (released int) {
 	exe, err := os.Readlink(selfExe)
 	if err != nil || !plainExecutable(selfExe) {
-		return
+		return 0
 	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
-		return
+		return 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -91,8 +93,11 @@ func releaseStartupPages() {
 			continue
 		}
 		// The raw call: these addresses are not Go memory, so no slice.
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
+		if _, _, e := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED); e == 0 {
+			released += int(end - start)
+		}
 	}
+	return released
 }
 
 // plainExecutable reports whether the binary at path is an ET_EXEC ELF file

@@ -37,8 +37,13 @@ func TestSettleBuilds(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := startCmd(t, cmd)
-		r.next("memory")
+		released := r.next("memory").num("released")
 		stdin.Close()
+		// Only the static ET_EXEC build hands its read-only pages back.
+		if static := b.mode == "exe"; static != (released > 0) {
+			t.Errorf("-buildmode=%s CGO_ENABLED=%s: %.0f bytes of the binary handed back; want them %s", b.mode, b.cgo, released,
+				map[bool]string{true: "more than 0", false: "0"}[static])
+		}
 		if code := r.wait(); code != 4 {
 			t.Errorf("-buildmode=%s CGO_ENABLED=%s: status %d, want 4; log:\n%s", b.mode, b.cgo, code, r.logText())
 		}
@@ -46,14 +51,4 @@ func TestSettleBuilds(t *testing.T) {
 			t.Errorf("-buildmode=%s CGO_ENABLED=%s: %d starts, want 4; log:\n%s", b.mode, b.cgo, n, r.logText())
 		}
 	}
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
 }

@@ -240,8 +240,8 @@ func (s *supervisor) run() int {
 			s.onHealthOutput(r)
 		case <-s.settle.C():
 			s.settle.on = false
-			settleMemory()
-			s.log.Debug().Str("event", "memory").Msg("start-up memory handed back")
+			released := settleMemory()
+			s.log.Debug().Str("event", "memory").Int("released", released).Msg("start-up memory handed back")
 		case <-s.upWatchdog.C():
 			s.tellUp("WATCHDOG=1")
 			s.upWatchdog.set(s.up.watchdog)

@@ -486,6 +486,7 @@ $REPORT idle "$T/idle.dat" "$IDLE" "$KV"
 # put to sleep where, which differs from one start to the next.
 say "5/5 signal forwarding: $SIG_INSTANCES starts x $SIG_ROUNDS rounds x $SIG_PER samples per target"
 : >"$T/signal.dat"
+: >"$T/sigsend.err"
 for i in $(seq "$SIG_INSTANCES"); do
 	bg_wait "$T/sigsend" "$T" "$SIG_ROUNDS" "$SIG_PER" 1000 \
 		direct "$T/sigchild" '{fifo}' :: \
@@ -493,15 +494,16 @@ for i in $(seq "$SIG_INSTANCES"); do
 		sd-dumb-init dumb-init "$T/sigchild" '{fifo}' :: \
 		sd-gofloor "$T/gofloor" -forward "$T/sigchild" '{fifo}' :: \
 		sd-restart-run "$RR" --restart=no -- "$T/sigchild" '{fifo}' \
-		>>"$T/signal.dat" 2>"$T/sigsend.err" || { cat "$T/sigsend.err" >&2; die "signal measurement failed"; }
+		>>"$T/signal.dat" 2>>"$T/sigsend.err" || { cat "$T/sigsend.err" >&2; die "signal measurement failed"; }
 done
 rm -f "$T/sigsend.pids"
 echo "## 5. Signal-forwarding latency"
 echo
 echo "CLOCK_MONOTONIC from kill(SIGUSR1) to the byte the child writes when"
 echo "sigwaitinfo() returns; the target is the supervisor, or the child itself."
-echo "Each target started $SIG_INSTANCES times, each time $SIG_ROUNDS rounds of $SIG_PER samples,"
-echo "1 ms apart so that each signal finds the supervisor idle."
+echo "Each target started $SIG_INSTANCES times; each time, from 2 s after it is ready (as for"
+echo "memory: start-up is over), $SIG_ROUNDS rounds of $SIG_PER samples, 1 ms apart so that"
+echo "each signal finds the supervisor idle."
 echo
 $REPORT signal "$T/signal.dat" "$KV"
 
