@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +44,18 @@ func BenchmarkParseNotify(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {
 		if _, err := parseNotify(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseFlags is restart-run's flag parsing (kong building its model
+// of the CLI and parsing a short command line): the largest part of a
+// one-shot run that is restart-run's own rather than the Go runtime's.
+func BenchmarkParseFlags(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := parse([]string{"--restart=no", "--", "true"}, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
