@@ -349,23 +349,7 @@ func TestHTTPCheckBadServers(t *testing.T) {
 		{"closed", func(net.Conn) {}, "status line"},
 		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, "timeout"}, // reads until the client gives up
 	} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			tc.serve(c)
-		}()
-		u, _ := url.Parse("http://" + ln.Addr().String() + "/")
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		err = httpCheck(ctx, u)
-		cancel()
-		ln.Close()
+		_, err := checkWithin(oneConn(t, tc.serve), 300*time.Millisecond)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
 		}
@@ -391,32 +375,18 @@ func TestHTTPCheckAnswers(t *testing.T) {
 		{"100 then 200", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", true},
 		{"stalled body", "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\npart", false},
 	} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
+		u := oneConn(t, func(c net.Conn) {
 			br := bufio.NewReader(c)
 			for l := ""; l != "\r\n"; {
+				var err error
 				if l, err = br.ReadString('\n'); err != nil {
 					return
 				}
 			}
 			c.Write([]byte(tc.answer))
 			<-hold // never closes first
-		}()
-		u, _ := url.Parse("http://" + ln.Addr().String() + "/")
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		t0 := time.Now()
-		err = httpCheck(ctx, u)
-		took := time.Since(t0)
-		cancel()
-		ln.Close()
+		})
+		took, err := checkWithin(u, 2*time.Second)
 		if tc.pass && (err != nil || took > time.Second) {
 			t.Errorf("%s: %v after %v, want a pass at once", tc.name, err, took)
 		}
@@ -459,4 +429,35 @@ func TestHTTPHost(t *testing.T) {
 			t.Errorf("%s: Host %q, want %q", raw, got, want)
 		}
 	}
+}
+
+// oneConn listens on 127.0.0.1, hands the first connection to serve, and
+// returns the URL that reaches it; the listener closes when the test ends.
+func oneConn(t *testing.T, serve func(net.Conn)) *url.URL {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		serve(c)
+	}()
+	u, _ := url.Parse("http://" + ln.Addr().String() + "/")
+	return u
+}
+
+// checkWithin runs the HTTP check of u with deadline d, and says how long
+// it took.
+func checkWithin(u *url.URL, d time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	t0 := time.Now()
+	err := httpCheck(ctx, u)
+	return time.Since(t0), err
 }
