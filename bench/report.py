@@ -78,6 +78,14 @@ def read_rows(path):
         return [line.split() for line in f if line.strip()]
 
 
+def micros_by_name(rows):
+    """Third column (nanoseconds) of each row, in µs, by the row's name."""
+    by = {}
+    for r in rows:
+        by.setdefault(r[0], []).append(int(r[2]) / 1000)
+    return by
+
+
 def order_of(rows):
     seen = []
     for r in rows:
@@ -112,9 +120,7 @@ def table(head, rows, numeric=True):
 
 def oneshot(data, kv):
     rows = read_rows(data)
-    by = {}
-    for r in rows:
-        by.setdefault(r[0], []).append(int(r[2]) / 1000)
+    by = micros_by_name(rows)
     med = {n: statistics.median(v) for n, v in by.items()}
     base = med.get("tini")
     out = []
@@ -193,9 +199,7 @@ def idle(data, secs, kv):
 
 def signal(data, kv):
     rows = read_rows(data)
-    by = {}
-    for r in rows:
-        by.setdefault(r[0], []).append(int(r[2]) / 1000)
+    by = micros_by_name(rows)
     med = {k: statistics.median(v) for k, v in by.items()}
     p99 = {k: pct(v, 99) for k, v in by.items()}
     out = []
