@@ -119,6 +119,26 @@ start() {
 	STOPCMD[$LAST_PID]=$stop
 }
 
+# supervisord_conf NAME PROGRAM COMMAND SUPERVISORD_LINE [PROGRAM_LINE...]:
+# write $T/supervisord-NAME.conf, a foreground supervisord that keeps
+# COMMAND running as [program:PROGRAM], with its socket, log and pid file in
+# $T; SUPERVISORD_LINE (may be empty) and each PROGRAM_LINE are added to
+# their sections.
+supervisord_conf() {
+	local name=$1 prog=$2 cmd=$3 extra=$4 line
+	shift 4
+	{
+		printf '[unix_http_server]\nfile=%s\nchmod=0700\n\n' "$T/supervisord-$name.sock"
+		printf '[supervisord]\nnodaemon=true\nuser=root\nlogfile=%s\n' "$T/supervisord-$name.log"
+		if [ -n "$extra" ]; then printf '%s\n' "$extra"; fi
+		printf 'pidfile=%s\nchildlogdir=%s\n\n' "$T/supervisord-$name.pid" "$T"
+		printf '[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n'
+		printf '[program:%s]\ncommand=%s\nautostart=true\nautorestart=true\n' "$prog" "$cmd"
+		for line in "$@"; do printf '%s\n' "$line"; done
+		printf 'stdout_logfile=NONE\nstderr_logfile=NONE\n'
+	} >"$T/supervisord-$name.conf"
+}
+
 # stop_all: stop every remembered process gently, then SIGKILL what is left
 # of it and of its descendants after 5 s.
 stop_all() {
@@ -329,31 +349,8 @@ for s in runsv s6-supervise supervise supervisord rr-script; do
 	: >"$T/count/$s"
 	mkservice "$T/cycle/$s" "echo x >>$T/count/$s"
 done
-cat >"$T/supervisord-cycle.conf" <<EOF
-[unix_http_server]
-file=$T/supervisord-cycle.sock
-chmod=0700
-
-[supervisord]
-nodaemon=true
-user=root
-logfile=$T/supervisord-cycle.log
-loglevel=error
-pidfile=$T/supervisord-cycle.pid
-childlogdir=$T
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[program:cycle]
-command=$T/cycle/supervisord/run
-autostart=true
-autorestart=true
-startsecs=0
-startretries=1000000
-stdout_logfile=NONE
-stderr_logfile=NONE
-EOF
+supervisord_conf cycle cycle "$T/cycle/supervisord/run" "loglevel=error" \
+	"startsecs=0" "startretries=1000000"
 declare -A CYPID=()
 start runsv "$T/cycle.log" "svc -dx $T/cycle/runsv" runsv "$T/cycle/runsv"
 CYPID[runsv]=$LAST_PID
@@ -404,28 +401,7 @@ say "3/5 and 4/5: memory, then $IDLE s idle, all supervisors at once"
 for s in runsv s6-supervise supervise; do
 	mkservice "$T/idle/$s" "exec $T/sleep 1000"
 done
-cat >"$T/supervisord-idle.conf" <<EOF
-[unix_http_server]
-file=$T/supervisord-idle.sock
-chmod=0700
-
-[supervisord]
-nodaemon=true
-user=root
-logfile=$T/supervisord-idle.log
-pidfile=$T/supervisord-idle.pid
-childlogdir=$T
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[program:sleep]
-command=$T/sleep 1000
-autostart=true
-autorestart=true
-stdout_logfile=NONE
-stderr_logfile=NONE
-EOF
+supervisord_conf idle sleep "$T/sleep 1000" ""
 declare -A IDPID=()
 IDLE_TOOLS=(tini dumb-init gofloor restart-run supervisord runsv s6-supervise supervise)
 start tini "$T/idle.log" "" tini -s -- "$T/sleep" 1000

@@ -220,22 +220,18 @@ def targets(kv):
     def check(what, ok, numbers):
         out.append([what, "PASS" if ok else "MISS", numbers])
 
-    r = v["cycle_rr"] / v["cycle_shell"]
-    check("restart cycle ≤ 1.5× shell loop", r <= 1.5,
-          f"{v['cycle_rr']:.1f} µs vs {v['cycle_shell']:.1f} µs per start = {r:.2f}×")
-    r = v["oneshot_rr"] / v["oneshot_tini"]
-    check("one-shot ≤ 1.5× tini", r <= 1.5,
-          f"{v['oneshot_rr']:.1f} µs vs {v['oneshot_tini']:.1f} µs = {r:.2f}×")
+    def ratio_check(what, a, b, limit, unit, per=""):
+        r = v[a] / v[b]
+        check(what, r <= limit, f"{v[a]:.1f} {unit} vs {v[b]:.1f} {unit}{per} = {r:.2f}×")
+
+    ratio_check("restart cycle ≤ 1.5× shell loop", "cycle_rr", "cycle_shell", 1.5, "µs", " per start")
+    ratio_check("one-shot ≤ 1.5× tini", "oneshot_rr", "oneshot_tini", 1.5, "µs")
     check("restart-run RSS < 5 MiB", v["rss_rr"] < 5 * 1024,
           f"VmRSS {v['rss_rr'] / 1024:.2f} MiB (VmHWM {v['hwm_rr'] / 1024:.2f} MiB)")
     check("restart-run idle context switches == 0", v["idle_ctx_rr"] == 0,
           f"{int(v['idle_ctx_rr'])} in {int(v['idle_secs'])} s (CPU {v['idle_cpu_rr'] / 1000:.0f} ms)")
-    r = v["sig_med_rr"] / v["sig_med_tini"]
-    check("signal median ≤ 1.5× tini", r <= 1.5,
-          f"{v['sig_med_rr']:.1f} µs vs {v['sig_med_tini']:.1f} µs = {r:.2f}×")
-    r = v["sig_p99_rr"] / v["sig_p99_tini"]
-    check("signal p99 ≤ 2× tini", r <= 2,
-          f"{v['sig_p99_rr']:.1f} µs vs {v['sig_p99_tini']:.1f} µs = {r:.2f}×")
+    ratio_check("signal median ≤ 1.5× tini", "sig_med_rr", "sig_med_tini", 1.5, "µs")
+    ratio_check("signal p99 ≤ 2× tini", "sig_p99_rr", "sig_p99_tini", 2, "µs")
     table(["target", "result", "numbers"], out, numeric=False)
 
 
