@@ -102,6 +102,28 @@ func helper(args []string) int {
 		}
 		say("ready %d", os.Getpid())
 		sleepForever()
+	case "graceful": // on SIGTERM say "term" and shut down until SIGUSR2, then exit 0; report SIGWINCH
+		ch := make(chan os.Signal, 10)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGWINCH)
+		say("ready %d", os.Getpid())
+		for s := range ch {
+			switch s {
+			case syscall.SIGTERM:
+				say("term %d", os.Getpid())
+			case syscall.SIGWINCH:
+				say("got SIGWINCH")
+			case syscall.SIGUSR2:
+				return 0
+			}
+		}
+	case "slow-ready": // slow-ready D: a slow start of D, then READY=1 once; no watchdog pings
+		d, _ := time.ParseDuration(args[1])
+		time.Sleep(d) // the child's own behaviour: it takes D to start
+		if ok, err := daemon.SdNotify(false, "READY=1"); !ok || err != nil {
+			say("sdnotify-failed %v %v", ok, err)
+		}
+		say("ready %d", os.Getpid())
+		sleepForever()
 	case "report": // print what the child inherited, as JSON
 		fds := map[string]string{}
 		ents, _ := os.ReadDir("/proc/self/fd")
@@ -140,6 +162,16 @@ type event map[string]any
 
 func (e event) num(k string) float64 { f, _ := e[k].(float64); return f }
 func (e event) str(k string) string  { s, _ := e[k].(string); return s }
+
+// at is when restart-run logged the event, by its own clock.
+func (e event) at(t *testing.T) time.Time {
+	t.Helper()
+	ts, err := time.Parse(time.RFC3339Nano, e.str("time"))
+	if err != nil {
+		t.Fatalf("event %v: time: %v", e, err)
+	}
+	return ts
+}
 
 // rr is one run of the restart-run binary with its log and stdout read
 // line by line as they come.

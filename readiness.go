@@ -74,10 +74,13 @@ func (s *supervisor) spawn(pgid, tty int) (int, error) {
 		return 0, fmt.Errorf("exec shim pipe: %w", err)
 	}
 	defer r.Close()
-	// The shim inherits a copy without close-on-exec, at a free number
-	// above the low ones, so no descriptor the command inherits is moved.
-	// Only this goroutine forks, so no other child can inherit it.
-	fd, err := unix.FcntlInt(w.Fd(), unix.F_DUPFD, 100)
+	// The shim inherits a copy without close-on-exec. F_DUPFD takes the
+	// lowest free number from 3 up, so it never lands on a descriptor
+	// restart-run inherited (3>file), which the command must get unmoved,
+	// and it works under any open-file limit that has room for it; the shim
+	// makes it close-on-exec before the command runs. Only this goroutine
+	// forks, so no other child can inherit it.
+	fd, err := unix.FcntlInt(w.Fd(), unix.F_DUPFD, 3)
 	w.Close()
 	if err != nil {
 		return 0, fmt.Errorf("exec shim pipe: %w", err)
@@ -144,21 +147,16 @@ func (s *supervisor) tellUp(payload string) {
 	}
 }
 
-// runStarted arms the per-run timers once the child runs.
+// runStarted arms the per-run timers once the child runs. Until it is ready
+// only --timeout-start guards it: the watchdog and --runtime-max start in
+// becameReady, as systemd arms them on entering the running state.
 func (s *supervisor) runStarted() {
-	s.ready = s.cfg.notifyType != "notify"
-	if !s.ready && s.cfg.timeoutStart > 0 {
-		s.startTimeout.set(s.cfg.timeoutStart)
-	}
-	if s.cfg.runtimeMax > 0 {
-		s.runtimeMax.set(s.cfg.runtimeMax)
-	}
+	s.ready = false
 	s.watchdogPeriod = s.cfg.watchdog
-	if s.watchdogPeriod > 0 {
-		s.watchdog.set(s.watchdogPeriod)
-	}
-	if s.ready {
+	if s.cfg.notifyType != "notify" {
 		s.becameReady()
+	} else if s.cfg.timeoutStart > 0 {
+		s.startTimeout.set(s.cfg.timeoutStart)
 	}
 	s.healthStarted()
 }
@@ -171,9 +169,20 @@ func (s *supervisor) runEnded() {
 	s.healthStopped()
 }
 
+// becameReady: the child entered the running state (at its start under
+// --type=simple, at READY=1 under --type=notify). systemd stops the watchdog
+// while a unit starts and (re)arms it, and RuntimeMaxSec=, from here on, so a
+// service that takes longer than its watchdog period to start is not killed
+// for it: until now --timeout-start alone has guarded the start.
 func (s *supervisor) becameReady() {
 	s.ready = true
 	s.startTimeout.stop()
+	if s.cfg.runtimeMax > 0 {
+		s.runtimeMax.set(s.cfg.runtimeMax)
+	}
+	if s.watchdogPeriod > 0 {
+		s.watchdog.set(s.watchdogPeriod)
+	}
 	if s.cfg.notifyType == "notify" {
 		s.log.Info().Str("event", "ready").Int("pid", s.pid).Dur("after", time.Since(s.started)).Msg("child is ready")
 	}
@@ -218,13 +227,14 @@ func (s *supervisor) onNotify(d notifyDatagram) {
 	}
 	if m.WatchdogUSec != nil {
 		// The child changes its own watchdog period; 0 turns it off.
+		// Before READY=1 it only takes effect once the child is ready.
 		s.watchdogPeriod = usec(*m.WatchdogUSec)
 		s.watchdog.stop()
-		if s.watchdogPeriod > 0 {
+		if s.watchdogPeriod > 0 && s.ready {
 			s.watchdog.set(s.watchdogPeriod)
 		}
 	}
-	if m.Watchdog && s.watchdogPeriod > 0 {
+	if m.Watchdog && s.watchdogPeriod > 0 && s.ready {
 		s.watchdog.set(s.watchdogPeriod)
 	}
 	if m.WatchdogTrigger {
@@ -287,7 +297,7 @@ func (s *supervisor) terminate(class Class, sig unix.Signal) {
 	}
 	s.forced = &class
 	s.runEnded()
-	s.signalChild(sig, true)
+	s.stopChild(sig)
 	if !s.kill.on {
 		s.kill.set(s.cfg.timeoutStop)
 	}

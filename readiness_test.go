@@ -297,3 +297,45 @@ func TestShimExecFailure(t *testing.T) {
 		t.Errorf("status %d, want 127 and no start; output:\n%s", st, out)
 	}
 }
+
+// TestTimersFromReady: under --type=notify the watchdog and --runtime-max
+// start at READY=1, as systemd arms them on entering the running state, so
+// a service that takes longer than either to start is not killed for it.
+// The child takes 1.5 s to send READY=1 and then never pings: the watchdog
+// (or the runtime limit) must fire after READY=1, one period later, and
+// not during the start (before the fix: 1 s after the spawn, every time).
+func TestTimersFromReady(t *testing.T) {
+	for _, c := range []struct{ flag, event, class string }{
+		{"--watchdog=1s", "watchdog", "watchdog"},
+		{"--runtime-max=1s", "timeout", "timeout"},
+	} {
+		t.Run(c.event, func(t *testing.T) {
+			r := startRR(t, nil, append([]string{"--type=notify", "--timeout-start=1m", c.flag, "--restart=no", "--"},
+				child("slow-ready", "1.5s")...)...)
+			ready := r.next("ready")
+			fired := r.next(c.event)
+			if d := fired.at(t).Sub(ready.at(t)); d < 900*time.Millisecond {
+				t.Errorf("%s fired %v after READY=1, want a whole period (1s) after it; log:\n%s", c.event, d, r.logText())
+			}
+			r.wait()
+			if e := r.named("exit"); len(e) != 1 || e[0].str("class") != c.class {
+				t.Errorf("exits %v, want one of class %s", e, c.class)
+			}
+		})
+	}
+}
+
+// TestWatchdogLowFileLimit: under an open-file limit of 16 the exec shim
+// that sets WATCHDOG_PID still starts the command (before the fix its pipe
+// was moved to descriptor 100 or above: "invalid argument", exit 126).
+func TestWatchdogLowFileLimit(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `ulimit -n 16 && exec "$@"`, "sh", rrBin, "--watchdog=1m", "--restart=no", "--",
+		"sh", "-c", `echo wd $WATCHDOG_PID $$`)
+	r := startCmd(t, cmd)
+	if wd := r.line("wd"); len(wd) != 2 || wd[0] != wd[1] {
+		t.Errorf("WATCHDOG_PID and the child's pid: %v", wd)
+	}
+	if st := r.wait(); st != 0 {
+		t.Errorf("status %d, want 0; log:\n%s", st, r.logText())
+	}
+}
