@@ -145,6 +145,17 @@ func catchSignals() *signalChans {
 	return c
 }
 
+// harmless reports whether sig's default action neither ends nor stops a
+// process: SIGCONT, SIGWINCH (SIGCHLD and SIGURG too, which are never
+// forwarded).
+func harmless(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGCONT, unix.SIGWINCH, unix.SIGCHLD, unix.SIGURG:
+		return true
+	}
+	return false
+}
+
 // setSubreaper makes restart-run the reaper of orphaned descendants, so they
 // are reaped here rather than by an init that may not exist (a container).
 func setSubreaper() error {

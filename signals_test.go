@@ -422,3 +422,87 @@ func TestSignalsBeforeStart(t *testing.T) {
 		t.Errorf("SIGTERM before the first start: stop %v, status %d; want a stop with 143", stop, status)
 	}
 }
+
+// stoppedState waits until pid is stopped (state T in /proc), which no
+// event reports to a process that is not its parent.
+func stoppedState(t *testing.T, pid int) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("process %d stopped", pid), func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		i := bytes.LastIndexByte(b, ')')
+		return err == nil && i > 0 && len(b) > i+2 && b[i+2] == 'T'
+	})
+}
+
+// TestStopContinuesStoppedChild: a child stopped with SIGSTOP gets SIGCONT
+// after the stop signal, as systemd's kill_and_sigcont does, so it acts on
+// the signal at once (143) instead of waiting out --timeout-stop for
+// SIGKILL (137): after a stop request, and after restart-run's own kill
+// for failed health checks.
+func TestStopContinuesStoppedChild(t *testing.T) {
+	t.Run("stop request", func(t *testing.T) {
+		r := startRR(t, nil, "--timeout-stop=1m", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+		pid := r.waitReady()
+		_ = unix.Kill(pid, unix.SIGSTOP)
+		stoppedState(t, pid)
+		r.signal(syscall.SIGTERM)
+		if st := r.wait(); st != 143 {
+			t.Errorf("status %d, want 143 (SIGTERM acted on); log:\n%s", st, r.logText())
+		}
+		if k := r.named("kill"); len(k) != 0 {
+			t.Errorf("kill events %v, want none", k)
+		}
+	})
+	t.Run("unhealthy", func(t *testing.T) {
+		marker := t.TempDir() + "/unhealthy"
+		r := startRR(t, nil, "--timeout-stop=1m", "--restart=no", "--health-cmd=test ! -e "+marker,
+			"--health-interval=100ms", "--health-retries=1", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+		pid := r.waitReady()
+		_ = unix.Kill(pid, unix.SIGSTOP)
+		stoppedState(t, pid)
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.wait(); st != 143 {
+			t.Errorf("status %d, want 143 (SIGTERM acted on); log:\n%s", st, r.logText())
+		}
+		if e := r.named("exit"); len(e) != 1 || e[0].str("class") != "watchdog" {
+			t.Errorf("exits %v, want one of class watchdog", e)
+		}
+		if k := r.named("kill"); len(k) != 0 {
+			t.Errorf("kill events %v, want none", k)
+		}
+	})
+}
+
+// TestSignalsDuringStop: once a stop is under way, a signal that would end
+// or stop the child is not forwarded (logged at debug): a SIGHUP must not
+// cut short a child's graceful shutdown after SIGTERM (before: killed by
+// SIGHUP, status 129). SIGWINCH, harmless, still goes through.
+func TestSignalsDuringStop(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--log-level=debug", "--timeout-stop=1m", "--restart=always", "--"},
+		child("graceful")...)...)
+	pid := r.waitReady()
+	r.signal(syscall.SIGTERM)
+	r.line("term")
+	r.signal(syscall.SIGWINCH)
+	if got := r.line("got"); got[0] != "SIGWINCH" {
+		t.Errorf("child got %v, want SIGWINCH", got)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTSTP} {
+		r.signal(sig)
+		for {
+			e := r.next("signal")
+			if e.str("signal") == signalName(sig) {
+				break
+			}
+		}
+	}
+	_ = unix.Kill(pid, unix.SIGUSR2) // the child ends its shutdown
+	if st := r.wait(); st != 0 {
+		t.Errorf("status %d, want 0 (the child's clean end); log:\n%s", st, r.logText())
+	}
+	if n := len(r.named("start")); n != 1 {
+		t.Errorf("%d starts, want 1", n)
+	}
+}

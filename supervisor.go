@@ -372,7 +372,18 @@ func (s *supervisor) onSignal(sig unix.Signal) {
 }
 
 // forward passes any other signal on to the child, or drops it when none runs.
+// While the child is being stopped (a stop request, or restart-run's own
+// kill for a timeout, the watchdog or health), a signal whose default action
+// would end or stop it is dropped: it could only cut a graceful shutdown
+// short (a SIGHUP that reaches a child busy with its SIGTERM kills it) or
+// freeze it until SIGKILL. systemd forwards nothing at all; tini forwards
+// everything; this keeps what is harmless (SIGCONT, SIGWINCH).
 func (s *supervisor) forward(sig unix.Signal) {
+	if s.phase == running && (s.stopping || s.forced != nil) && !harmless(sig) {
+		s.log.Debug().Str("event", "signal").Str("signal", signalName(sig)).Int("pid", s.pid).
+			Msg("the child is being stopped; signal not forwarded")
+		return
+	}
 	if s.phase == running {
 		s.signalChild(sig, false)
 		return
@@ -436,6 +447,17 @@ func (s *supervisor) signalChild(sig unix.Signal, group bool) {
 	}
 }
 
+// stopChild sends a stop signal as signalChild does, to the group, then
+// SIGCONT as systemd's kill_and_sigcont does: a child stopped by SIGSTOP
+// would otherwise keep the signal pending until SIGKILL after
+// --timeout-stop, instead of acting on it.
+func (s *supervisor) stopChild(sig unix.Signal) {
+	s.signalChild(sig, true)
+	if sig != unix.SIGKILL && sig != unix.SIGCONT {
+		s.signalChild(unix.SIGCONT, true)
+	}
+}
+
 // requestStop handles SIGTERM, SIGINT and SIGQUIT: pass it on and never
 // restart again.
 func (s *supervisor) requestStop(sig unix.Signal) {
@@ -452,7 +474,7 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 			// watchdog timeout and no health check may class or signal it.
 			s.runEnded()
 		}
-		s.signalChild(sig, true)
+		s.stopChild(sig)
 		if first {
 			if !s.kill.on {
 				s.kill.set(s.cfg.timeoutStop)
