@@ -181,6 +181,8 @@ func run(args []string, stderr io.Writer) int {
 		return ttySentinel()
 	case os.Args[0] == shimArgv0 && os.Getenv(execShimEnv) != "":
 		return execShim(args)
+	case os.Args[0] == guardArgv0 && os.Getenv(guardEnv) != "":
+		return guardMain(os.Getenv(guardEnv))
 	}
 	sigs := catchSignals() // in the background, while the flags are parsed
 	cli, done, err := parse(args, os.Stdout)
@@ -226,6 +228,7 @@ type config struct {
 	killMode    string
 	killSignal  unix.Signal
 	timeoutStop time.Duration
+	logFormat   string
 
 	notifyType     string
 	notifyAccess   string
@@ -274,6 +277,7 @@ func configure(cli *CLI) (*config, error) {
 		killMode:    string(cli.KillMode),
 		killSignal:  unix.Signal(cli.KillSignal),
 		timeoutStop: time.Duration(cli.TimeoutStop),
+		logFormat:   string(cli.LogFormat),
 
 		notifyType:     string(cli.Type),
 		notifyAccess:   string(cli.NotifyAccess),

@@ -180,11 +180,58 @@ func groupAlive(pgid int) bool {
 
 type proc struct{ pid, pgid int }
 
-// childrenOf lists the processes whose parent is ppid, read from /proc:
-// the orphans reparented to restart-run as subreaper. The kernel here may
-// lack /proc/PID/task/TID/children, so every process's stat is read; this
-// runs only when leftovers are known to exist.
+// childrenOf lists the processes whose parent is ppid: the orphans
+// reparented to restart-run as subreaper, and its own children. It reads
+// each thread's /proc/PID/task/TID/children where the kernel has them
+// (CONFIG_PROC_CHILDREN), else every process's stat; it runs only when
+// leftovers may exist.
 func childrenOf(ppid int) []proc {
+	pids, ok := taskChildren(ppid)
+	if !ok {
+		return scanChildren(ppid)
+	}
+	out := make([]proc, 0, len(pids))
+	for _, pid := range pids {
+		if p, pgid, ok := procStat(strconv.Itoa(pid)); ok && p == ppid {
+			out = append(out, proc{pid: pid, pgid: pgid})
+		}
+	}
+	return out
+}
+
+// onlyChild reports whether pid is the one child of ppid left.
+func onlyChild(ppid, pid int) bool {
+	kids := childrenOf(ppid)
+	return len(kids) == 1 && kids[0].pid == pid
+}
+
+// taskChildren reads the children files of every thread of ppid; ok is
+// false where the kernel has none.
+func taskChildren(ppid int) (pids []int, ok bool) {
+	dir := "/proc/" + strconv.Itoa(ppid) + "/task"
+	tids, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	for _, tid := range tids {
+		b, err := os.ReadFile(dir + "/" + tid.Name() + "/children")
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(dir + "/" + tid.Name()); serr == nil {
+				return nil, false // the thread is there, its children file is not
+			}
+			continue // the thread has exited
+		}
+		for _, f := range bytes.Fields(b) {
+			if pid, err := strconv.Atoi(string(f)); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids, true
+}
+
+// scanChildren finds the children of ppid by reading every process's stat.
+func scanChildren(ppid int) []proc {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil
@@ -197,27 +244,32 @@ func childrenOf(ppid int) []proc {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + name + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name in parentheses may hold spaces and parentheses;
-		// the fields after the last ')' are "state ppid pgrp ...".
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := bytes.Fields(b[i+1:])
-		if len(f) < 3 {
-			continue
-		}
-		p, err1 := strconv.Atoi(string(f[1]))
-		g, err2 := strconv.Atoi(string(f[2]))
-		if err1 == nil && err2 == nil && p == ppid {
+		if p, g, ok := procStat(name); ok && p == ppid {
 			out = append(out, proc{pid: pid, pgid: g})
 		}
 	}
 	return out
+}
+
+// procStat reads the parent and process group of a process from /proc.
+func procStat(pid string) (ppid, pgid int, ok bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name in parentheses may hold spaces and parentheses;
+	// the fields after the last ')' are "state ppid pgrp ...".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	p, err1 := strconv.Atoi(string(f[1]))
+	g, err2 := strconv.Atoi(string(f[2]))
+	return p, g, err1 == nil && err2 == nil
 }
 
 // sentinelEnv starts restart-run as the terminal sentinel instead. It is

@@ -74,6 +74,7 @@ type supervisor struct {
 
 	notify *notifySocket // the child's NOTIFY_SOCKET, nil when not needed
 	up     *upstream     // our own outer supervisor's socket, or nil
+	guard  *guard        // ends the child's group if restart-run is killed; nil when none runs
 
 	phase    phase
 	pid      int // the main child, 0 when none runs
@@ -178,6 +179,8 @@ func (s *supervisor) run() int {
 	if err := s.start(); err != nil {
 		return err.(commandError).status
 	}
+	// After the first start, so the child does not wait for it.
+	s.startGuard()
 	// Start-up's memory is handed back once the child has been supervised
 	// for a moment, not at once: a short command (restart-run --restart=no
 	// -- true) never pays for the collection.
@@ -257,11 +260,60 @@ func (s *supervisor) notifyC() <-chan notifyDatagram {
 	return s.notify.C()
 }
 
-// close removes the notify socket; restart-run is about to exit.
+// close removes the notify socket and ends the guard; restart-run is about
+// to exit.
 func (s *supervisor) close() {
 	if s.notify != nil {
 		_ = s.notify.Close()
 	}
+	if s.guard != nil {
+		s.guard.stop(false)
+		s.guard = nil
+	}
+}
+
+// startGuard starts the guard (guard.go) where one is needed.
+func (s *supervisor) startGuard() {
+	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished {
+		return
+	}
+	g, err := startGuard(s.pgid, s.cfg.logFormat)
+	if err != nil {
+		s.log.Warn().Str("event", "guard").Err(err).
+			Msg("cannot start the guard; if restart-run is killed outright, the child's process group may outlive it")
+		return
+	}
+	s.guard = g
+}
+
+// setGroup records the child's process group, with the guard too.
+func (s *supervisor) setGroup(pgid int) {
+	s.pgid = pgid
+	if s.guard == nil {
+		return
+	}
+	if err := s.guard.tell(pgid); err != nil {
+		// A guard that cannot be told (stopped with a full pipe, or gone)
+		// is replaced, so it never acts on a stale group.
+		s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Err(err).Msg("replacing the guard")
+		s.guard.stop(false)
+		s.guard = nil
+		s.startGuard()
+	}
+}
+
+// guardEnded: the guard died though restart-run lives (someone killed it).
+// Another one takes its place.
+func (s *supervisor) guardEnded(ws unix.WaitStatus) {
+	code, sig := exitStatus(ws)
+	ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Int("exit_code", code)
+	if sig != 0 {
+		ev = ev.Str("signal", signalName(sig))
+	}
+	ev.Msg("the guard ended; starting another")
+	s.guard.stop(true)
+	s.guard = nil
+	s.startGuard()
 }
 
 // start execs the child once. Only the first start can fail outright; a
@@ -304,7 +356,8 @@ func (s *supervisor) start() error {
 	if pgid == 0 {
 		pgid = pid
 	}
-	s.pid, s.pgid, s.started, s.forced = pid, pgid, time.Now(), nil
+	s.pid, s.started, s.forced = pid, time.Now(), nil
+	s.setGroup(pgid)
 	s.droppedSigs = 0
 	s.phase = running
 	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.attempt).
@@ -529,6 +582,10 @@ func (s *supervisor) reap() {
 			break
 		}
 		switch {
+		case s.guard != nil && pid == s.guard.pid:
+			if !ws.Stopped() {
+				s.guardEnded(ws)
+			}
 		case ws.Stopped():
 			if pid == s.pid && s.pid != 0 {
 				s.onChildStopped(ws.StopSignal())
@@ -546,6 +603,11 @@ func (s *supervisor) reap() {
 			// A run that ended earlier was waiting for the sentinel.
 			resume = s.phase == cleaning
 		}
+	}
+	if !s.noChildren && s.guard != nil && (main != nil || s.phase == cleaning) {
+		// The guard is a child for restart-run's whole life: the cleanup
+		// waits for every child but it.
+		s.noChildren = onlyChild(s.self, s.guard.pid)
 	}
 	switch {
 	case main != nil:
@@ -638,7 +700,7 @@ func (s *supervisor) sweep() {
 	// for it. Orphans that left the group are signalled one by one.
 	switch {
 	case !groupAlive(s.pgid):
-		s.pgid = 0 // empty: its number may be reused by an unrelated group
+		s.setGroup(0) // empty: its number may be reused by an unrelated group
 	case s.signalled[0] != sig:
 		hit(-s.pgid)
 		s.signalled[0] = sig
@@ -647,7 +709,7 @@ func (s *supervisor) sweep() {
 		return
 	}
 	for _, p := range childrenOf(s.self) {
-		if p.pgid == s.pgid || s.signalled[p.pid] == sig {
+		if p.pgid == s.pgid || s.signalled[p.pid] == sig || (s.guard != nil && p.pid == s.guard.pid) {
 			continue
 		}
 		hit(p.pid)
@@ -662,7 +724,7 @@ func (s *supervisor) checkCleaned() bool {
 		return false
 	}
 	s.kill.stop()
-	s.pgid = 0
+	s.setGroup(0)
 	s.decideNext()
 	return true
 }
