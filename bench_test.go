@@ -72,6 +72,18 @@ func BenchmarkRestartCycle(b *testing.B) {
 	}
 }
 
+// BenchmarkRestartCycleLogged is BenchmarkRestartCycle with its three info
+// lines a cycle (start, exit, restart) written to a pipe that is read as
+// fast as it comes: the cost of logging on the restart path.
+func BenchmarkRestartCycleLogged(b *testing.B) {
+	cmd := exec.Command(rrBin, "--restart=always", "--restart-sec=0", "--burst=0", "--log-level=info",
+		"--max-restarts="+strconv.Itoa(b.N), "--", "true")
+	b.ResetTimer()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+}
+
 // procStats is what the soak test watches in restart-run.
 type procStats struct {
 	rssKiB, anonKiB, fds, threads int

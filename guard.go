@@ -143,18 +143,11 @@ func guardMain(logFormat string) int {
 	if pgid <= 0 || unix.Kill(-pgid, unix.SIGKILL) != nil {
 		return 0 // no group, or nothing left in it
 	}
-	// One line for the operator, unless stderr's reader is stalled: the
-	// guard must not outlive restart-run for long.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		log := newLogger(os.Stderr, logFormat, "info")
-		log.Warn().Str("event", "guard").Int("pgid", pgid).
-			Msg("restart-run ended without stopping its child; the child's process group was sent SIGKILL")
-	}()
-	select {
-	case <-done:
-	case <-time.After(time.Second):
-	}
+	// One line for the operator, given up after a second if stderr's
+	// reader is stalled: the guard must not outlive restart-run for long.
+	log, logs := newLogger(os.Stderr, logFormat, "info")
+	log.Warn().Str("event", "guard").Int("pgid", pgid).
+		Msg("restart-run ended without stopping its child; the child's process group was sent SIGKILL")
+	logs.flush(time.Second)
 	return 0
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/kballard/go-shellquote"
-	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
@@ -199,7 +198,10 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "restart-run: %v\n", err)
 		return 2
 	}
-	log := newLogger(stderr, string(cli.LogFormat), string(cli.LogLevel))
+	log, logs := newLogger(stderr, string(cli.LogFormat), string(cli.LogLevel))
+	// The last lines (done, limit, give-up) are still on their way to
+	// stderr when the loop returns.
+	defer logs.flush(logFlushWait)
 	s, err := newSupervisor(cfg, log, sigs)
 	if err != nil {
 		var ce commandError
@@ -359,32 +361,4 @@ func childEnv(env []string) []string {
 		}
 	}
 	return out
-}
-
-// newLogger writes JSON lines, or readable lines when asked or when stderr is
-// a terminal.
-func newLogger(w io.Writer, format, level string) zerolog.Logger {
-	if format == "auto" {
-		format = "json"
-		if f, ok := w.(*os.File); ok && isTerminal(int(f.Fd())) {
-			format = "console"
-		}
-	}
-	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
-	}
-	lvl, _ := zerolog.ParseLevel(level) // LogLevel has checked it
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
-}
-
-func isTerminal(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	return err == nil
-}
-
-func init() {
-	// Sub-second timestamps: restarts 100ms apart must be told apart.
-	zerolog.TimeFieldFormat = time.RFC3339Nano
-	zerolog.DurationFieldUnit = time.Millisecond
-	zerolog.DurationFieldInteger = false
 }

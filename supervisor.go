@@ -442,7 +442,8 @@ func (s *supervisor) forward(sig unix.Signal) {
 		return
 	}
 	// Only the first of a pause is logged: a flood of signals must not
-	// turn into a flood of log lines that could block the loop on stderr.
+	// turn into a flood of log lines that crowds the others out of the log
+	// buffer.
 	if s.droppedSigs++; s.droppedSigs == 1 {
 		s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).Msg("no child running; signal dropped (further ones in this pause are not logged)")
 	}
