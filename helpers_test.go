@@ -102,6 +102,13 @@ func helper(args []string) int {
 		}
 		say("ready %d", os.Getpid())
 		sleepForever()
+	case "notify-ready": // print the notify socket, send READY=1 at once, print "ready PID", wait
+		say("env NOTIFY_SOCKET=%s", os.Getenv("NOTIFY_SOCKET"))
+		if ok, err := daemon.SdNotify(false, "READY=1"); !ok || err != nil {
+			say("sdnotify-failed %v %v", ok, err)
+		}
+		say("ready %d", os.Getpid())
+		sleepForever()
 	case "report": // print what the child inherited, as JSON
 		fds := map[string]string{}
 		ents, _ := os.ReadDir("/proc/self/fd")
