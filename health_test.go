@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -173,6 +174,35 @@ while True: s.accept()[0].close()`
 	}
 	r.signal(syscall.SIGTERM)
 	r.wait()
+}
+
+// TestHealthHTTPHidesCredentials: the log of a failing --health-http check
+// never shows the URL's password, nor the Basic authorization made of it,
+// even when the server echoes our request back and the error quotes it.
+func TestHealthHTTPHidesCredentials(t *testing.T) {
+	u := oneConn(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for l := ""; l != "\r\n"; {
+			var err error
+			if l, err = br.ReadString('\n'); err != nil {
+				return
+			}
+			c.Write([]byte(l))
+		}
+	})
+	basic := base64.StdEncoding.EncodeToString([]byte("admin:hunter2"))
+	r := startRR(t, nil, "--restart=no", "--log-level=debug", "--health-http=http://admin:hunter2@"+u.Host+"/",
+		"--health-interval=50ms", "--health-retries=1", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143 (unhealthy, stopped)", st)
+	}
+	h := r.named("health")
+	if len(h) != 1 || !strings.Contains(h[0].str("error"), "not an HTTP answer") {
+		t.Errorf("health events %v, want one failure quoting the echo", h)
+	}
+	if log := r.logText(); strings.Contains(log, "hunter2") || strings.Contains(log, basic) {
+		t.Errorf("the log shows the password:\n%s", log)
+	}
 }
 
 // TestHealthTimeout: a check that hangs past its timeout fails and is killed
