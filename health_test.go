@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -172,6 +174,35 @@ while True: s.accept()[0].close()`
 	}
 	r.signal(syscall.SIGTERM)
 	r.wait()
+}
+
+// TestHealthHTTPHidesCredentials: the log of a failing --health-http check
+// never shows the URL's password, nor the Basic authorization made of it,
+// even when the server echoes our request back and the error quotes it.
+func TestHealthHTTPHidesCredentials(t *testing.T) {
+	u := oneConn(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for l := ""; l != "\r\n"; {
+			var err error
+			if l, err = br.ReadString('\n'); err != nil {
+				return
+			}
+			c.Write([]byte(l))
+		}
+	})
+	basic := base64.StdEncoding.EncodeToString([]byte("admin:hunter2"))
+	r := startRR(t, nil, "--restart=no", "--log-level=debug", "--health-http=http://admin:hunter2@"+u.Host+"/",
+		"--health-interval=50ms", "--health-retries=1", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143 (unhealthy, stopped)", st)
+	}
+	h := r.named("health")
+	if len(h) != 1 || !strings.Contains(h[0].str("error"), "not an HTTP answer") {
+		t.Errorf("health events %v, want one failure quoting the echo", h)
+	}
+	if log := r.logText(); strings.Contains(log, "hunter2") || strings.Contains(log, basic) {
+		t.Errorf("the log shows the password:\n%s", log)
+	}
 }
 
 // TestHealthTimeout: a check that hangs past its timeout fails and is killed
@@ -348,6 +379,7 @@ func TestHTTPCheckBadServers(t *testing.T) {
 		{"status word", func(c net.Conn) { c.Write([]byte("HTTP/1.1 abc OK\r\n\r\n")) }, "not an HTTP answer"},
 		{"closed", func(net.Conn) {}, "status line"},
 		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, "timeout"}, // reads until the client gives up
+		{"endless headers", func(c net.Conn) { writeEndless(c, "HTTP/1.1 200 OK\r\n", headerLine) }, "answer head over 64 KiB"},
 	} {
 		_, err := checkWithin(oneConn(t, tc.serve), 300*time.Millisecond)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -374,6 +406,9 @@ func TestHTTPCheckAnswers(t *testing.T) {
 		{"kept open, 503", "HTTP/1.1 503 Busy\r\ncontent-length: 4\r\n\r\nbusy", false},
 		{"100 then 200", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", true},
 		{"stalled body", "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\npart", false},
+		// A line over the reader's 4 KiB buffer is skipped, not an error.
+		{"8 KiB Set-Cookie", "HTTP/1.1 200 OK\r\nSet-Cookie: a=" + strings.Repeat("x", 8<<10) + "\r\nContent-Length: 2\r\n\r\nok", true},
+		{"60 KiB head", "HTTP/1.1 200 OK\r\n" + manyHeaders(60<<10) + "Content-Length: 2\r\n\r\nok", true},
 	} {
 		u := oneConn(t, func(c net.Conn) {
 			br := bufio.NewReader(c)
@@ -412,6 +447,88 @@ func TestHTTPCheckAnswers(t *testing.T) {
 	if err := httpCheck(ctx, u); err != nil {
 		t.Errorf("103 Early Hints, then 200: %v, want a pass", err)
 	}
+}
+
+// TestHTTPCheckHeadCap: an answer head without end (distinct header lines,
+// one line that never ends, 1xx answers) fails the check once httpHeadMax
+// has been read: not at the deadline, and not after reading megabytes.
+// What the client read is counted on its side of a real connection.
+func TestHTTPCheckHeadCap(t *testing.T) {
+	for _, tc := range []struct {
+		name, first string
+		next        func(i int) string
+	}{
+		{"endless header lines", "HTTP/1.1 200 OK\r\n", headerLine},
+		{"one endless line", "HTTP/1.1 200 OK\r\nX-Long: ", func(int) string { return strings.Repeat("y", 1000) }},
+		{"endless 1xx answers", "", func(i int) string {
+			return fmt.Sprintf("HTTP/1.1 103 Early Hints\r\nLink: </%d.css>; rel=preload\r\n\r\n", i)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			served := make(chan string, 1)
+			u := oneConn(t, func(c net.Conn) { served <- writeEndless(c, tc.first, tc.next) })
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Only to fail a stuck test: the check must end well before.
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			cc := &countingConn{Conn: conn}
+			err = httpGet(cc, u)
+			conn.Close()
+			if !errors.Is(err, errHeadTooBig) || !strings.Contains(err.Error(), "answer head over 64 KiB") {
+				t.Errorf("error %v, want %q", err, errHeadTooBig)
+			}
+			// The cap trips within one 4 KiB ReadSlice past it, and the
+			// reader may hold one 4 KiB buffer more.
+			if cc.read <= httpHeadMax || cc.read > httpHeadMax+8<<10 {
+				t.Errorf("the client read %d bytes, want a little over %d", cc.read, httpHeadMax)
+			}
+			select {
+			case s := <-served:
+				t.Logf("the client read %d bytes; the server: %s", cc.read, s)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("the server did not see the client close the connection")
+			}
+		})
+	}
+}
+
+// writeEndless writes first, then next(0), next(1), ... until a write
+// fails (the client has gone), or a gigabyte; it says how much it wrote
+// and how it ended.
+func writeEndless(c net.Conn, first string, next func(i int) string) string {
+	n, err := io.WriteString(c, first)
+	for i := 0; err == nil && n < 1<<30; i++ {
+		var k int
+		k, err = io.WriteString(c, next(i))
+		n += k
+	}
+	return fmt.Sprintf("wrote %d bytes, then %v", n, err)
+}
+
+// headerLine is the i-th of an endless run of distinct header lines.
+func headerLine(i int) string { return fmt.Sprintf("X-%d: %s\r\n", i, strings.Repeat("v", 40)) }
+
+// manyHeaders is distinct header lines, about size bytes of them.
+func manyHeaders(size int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < size-100; i++ {
+		b.WriteString(headerLine(i))
+	}
+	return b.String()
+}
+
+// countingConn counts what is read through it.
+type countingConn struct {
+	net.Conn
+	read int
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read += n
+	return n, err
 }
 
 func TestHTTPHost(t *testing.T) {

@@ -116,9 +116,15 @@ func helper(args []string) int {
 				return 0
 			}
 		}
-	case "slow-ready": // slow-ready D: a slow start of D, then READY=1 once; no watchdog pings
-		d, _ := time.ParseDuration(args[1])
-		time.Sleep(d) // the child's own behaviour: it takes D to start
+	case "slow-ready", "notify-ready":
+		// slow-ready D: a slow start of D, then READY=1 once, no watchdog
+		// pings; notify-ready: print the notify socket, READY=1 at once
+		if args[0] == "notify-ready" {
+			say("env NOTIFY_SOCKET=%s", os.Getenv("NOTIFY_SOCKET"))
+		} else {
+			d, _ := time.ParseDuration(args[1])
+			time.Sleep(d) // the child's own behaviour: it takes D to start
+		}
 		if ok, err := daemon.SdNotify(false, "READY=1"); !ok || err != nil {
 			say("sdnotify-failed %v %v", ok, err)
 		}

@@ -328,14 +328,15 @@ func configureHealth(cli *CLI) (*healthCheck, error) {
 		c.argv = argv
 	case cli.HealthHTTP != "":
 		u, err := url.Parse(cli.HealthHTTP)
+		shown := redactURL(cli.HealthHTTP) // the password is not for the log
 		switch {
 		case err == nil && u.Scheme == "https":
-			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q: https:// is not built in; use an http:// URL, --health-tcp for the port, or --health-cmd with a client such as curl", cli.HealthHTTP)}
+			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q: https:// is not built in; use an http:// URL, --health-tcp for the port, or --health-cmd with a client such as curl", shown)}
 		case err != nil || u.Scheme != "http" || u.Host == "" || u.Hostname() == "":
-			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q is not an http:// URL (http://HOST[:PORT]/PATH)", cli.HealthHTTP)}
+			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q is not an http:// URL (http://HOST[:PORT]/PATH)", shown)}
 		}
 		if _, err := strconv.ParseUint(u.Port(), 10, 16); u.Port() != "" && err != nil {
-			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q: port %q is not a number from 0 to 65535", cli.HealthHTTP, u.Port())}
+			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q: port %q is not a number from 0 to 65535", shown, u.Port())}
 		}
 		c.url = u
 	default:
@@ -344,6 +345,40 @@ func configureHealth(cli *CLI) (*healthCheck, error) {
 		}
 	}
 	return c, nil
+}
+
+// redactURL is a --health-http value fit for a message: whatever sits
+// between the scheme's "://" (or the start, without one) and the last "@"
+// becomes "***", user name and password both. It works on the text as
+// given, so it also covers a value url.Parse refuses, and the user still
+// sees what they typed. It looks for the last "@" in the whole value, not
+// only before the first "/": a password with an unescaped "/" ends the
+// authority early, so that search would miss it. An "@" in a path is the
+// price: it hides a little more of a bad value than it had to.
+func redactURL(raw string) string {
+	start := 0
+	if scheme, _, ok := strings.Cut(raw, "://"); ok && isScheme(scheme) {
+		start = len(scheme) + len("://")
+	}
+	at := strings.LastIndex(raw, "@")
+	if at < start {
+		return raw
+	}
+	return raw[:start] + "***" + raw[at:]
+}
+
+// isScheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), RFC 3986 3.1. A
+// "://" after anything else is inside a password.
+func isScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // childEnv is restart-run's environment less its own configuration (a child

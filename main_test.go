@@ -351,7 +351,56 @@ func TestBadInput(t *testing.T) {
 	checkBad(t, nil, []string{"--restart=always", "--"}, []string{"COMMAND"}, "")
 }
 
-func checkBad(t *testing.T, env, args, want []string, marker string) {
+// TestBadInputHidesCredentials: a bad --health-http value is shown in its
+// message with its user:password replaced by ***, whether url.Parse takes
+// it or not, and the message still names the flag and what is wrong.
+func TestBadInputHidesCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		env    []string
+		args   []string
+		secret string
+		want   []string
+	}{
+		{nil, []string{"--health-http=https://admin:hunter2@x/"}, "hunter2", []string{`"https://***@x/"`, "https:// is not built in"}},
+		{[]string{"RESTART_RUN_HEALTH_HTTP=http://admin:hunter2@x:99999/"}, nil, "hunter2", []string{"RESTART_RUN_HEALTH_HTTP", `"http://***@x:99999/"`, `port "99999"`}},
+		{nil, []string{"--health-http=ftp://admin:hunter2@x/"}, "hunter2", []string{`"ftp://***@x/"`, "not an http:// URL"}},
+		// Values url.Parse refuses.
+		{nil, []string{"--health-http=http://admin:hunter2@x:port/"}, "hunter2", []string{`"http://***@x:port/"`, "not an http:// URL"}},
+		{nil, []string{"--health-http=http://admin:hunter2@[::1/"}, "hunter2", []string{`"http://***@[::1/"`}},
+		{nil, []string{"--health-http=http://admin:hunter/2@x/"}, "hunter/2", []string{`"http://***@x/"`}},
+		{nil, []string{"--health-http=admin:hunter2@x:80"}, "hunter2", []string{`"***@x:80"`}},
+		{nil, []string{"--health-http=admin:a://hunter2@x"}, "hunter2", []string{`"***@x"`}},
+		{nil, []string{"--health-http=http://hunter2@x:99999/"}, "hunter2", []string{`"http://***@x:99999/"`}}, // a token as the user name
+	} {
+		marker := filepath.Join(t.TempDir(), "started")
+		args := append(tc.args, "--", "sh", "-c", "touch "+marker)
+		stderr := checkBad(t, tc.env, args, append(tc.want, "--health-http"), marker)
+		if strings.Contains(stderr, tc.secret) {
+			t.Errorf("%v %q: message %q shows the password", tc.env, tc.args, stderr)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://admin:hunter2@x/":      "http://***@x/",
+		"http://admin:p%40ss@x:80/a?b": "http://***@x:80/a?b",
+		"http://a@b:c@x/":              "http://***@x/",
+		"http://x/path":                "http://x/path",
+		"http://x/@me":                 "http://***@me", // an @ in the path hides more than it had to
+		"x:80":                         "x:80",
+		"user:pw@x":                    "***@x",
+		"us:er://pw@x":                 "***@x", // "us:er" is no scheme
+		"svn+ssh://u:pw@x":             "svn+ssh://***@x",
+		"":                             "",
+	} {
+		if got := redactURL(raw); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func checkBad(t *testing.T, env, args, want []string, marker string) string {
 	t.Helper()
 	cmd := exec.Command(rrBin, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -371,6 +420,7 @@ func checkBad(t *testing.T, env, args, want []string, marker string) {
 			t.Errorf("%v %q: the child was started", env, args)
 		}
 	}
+	return stderr.String()
 }
 
 // TestCommandCannotRun: 127 for a missing command, 126 for one that is not

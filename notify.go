@@ -23,11 +23,17 @@ const (
 	// ignored, so clients keep under it and so do we.
 	notifyBufferMax = 4096
 
-	// notifyFDMax is SCM_MAX_FD, the most descriptors the kernel passes with
-	// one datagram (sendmsg fails with EINVAL beyond it), so a control buffer
-	// of this size never loses descriptors. systemd reserves room for 768
-	// (NOTIFY_FD_MAX), which the kernel cannot deliver in one datagram.
-	notifyFDMax = 253
+	// notifyFDRoom is how many passed descriptors a received datagram can
+	// put in our table: the control buffer holds the sender's credentials
+	// and this many descriptors, and the kernel closes any others itself
+	// (and says so with MSG_CTRUNC). We use none of them: BARRIER=1 passes
+	// one, which only has to be closed; on 64-bit systems, where control
+	// messages are 8-byte aligned, room for two costs no more bytes than
+	// room for one. Room for the most the kernel
+	// passes (SCM_MAX_FD, 253) let a child that sent many at once fill a
+	// low RLIMIT_NOFILE for as long as we took to close them, and make our
+	// own starts fail with EMFILE meanwhile.
+	notifyFDRoom = 2
 
 	// notifySendTimeout bounds how long sendNotify waits for room in a
 	// receiver's full queue: the relay runs in the supervisor's main loop,
@@ -237,7 +243,7 @@ func (n *notifySocket) read() {
 		return
 	}
 	buf := make([]byte, notifyBufferMax)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*notifyFDMax))
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*notifyFDRoom))
 	for {
 		var nb, noob, flags int
 		var rerr error
@@ -275,6 +281,10 @@ func (n *notifySocket) read() {
 			ev.Err(perr).Msg("notify datagram dropped")
 			continue
 		}
+		if flags&unix.MSG_CTRUNC != 0 {
+			n.log.Debug().Str("event", "notify").Int("fds", nfds).Int("pid", d.pid).
+				Msg("notify datagram came with more descriptors than we take; the kernel closed the rest")
+		}
 		select {
 		case n.c <- d:
 		case <-n.done:
@@ -285,12 +295,22 @@ func (n *notifySocket) read() {
 
 // check decides whether a received datagram counts. A non-empty reason
 // means it is dropped.
+//
+// MSG_CTRUNC (control data truncated) does not drop it. Our control buffer
+// is small on purpose (notifyFDRoom), so the flag means a sender passed
+// more descriptors than we take, and the kernel has closed the rest. The
+// kernel writes SCM_CREDENTIALS before any descriptors, and the buffer
+// always has room for them, so credentials that arrived are whole and
+// only descriptors were lost, which we would have closed anyway. A
+// truncation that lost the credentials is dropped below as "no
+// credentials". systemd ignores every MSG_CTRUNC datagram, but its buffer
+// holds 768 descriptors, more than the kernel's 253 per datagram, so it
+// sees the flag only when it has run out of descriptors itself. A client's
+// READY=1 sent with descriptors still counts there, and so it does here.
 func (n *notifySocket) check(payload []byte, flags int, cred *unix.Ucred) (notifyDatagram, string, error) {
 	switch {
 	case flags&unix.MSG_TRUNC != 0:
 		return notifyDatagram{}, "payload truncated", nil
-	case flags&unix.MSG_CTRUNC != 0:
-		return notifyDatagram{}, "control data truncated", nil
 	case cred == nil || cred.Pid <= 0:
 		// pid 0: a sender in a pid namespace we cannot see. systemd drops
 		// those too; nothing could be attributed to it.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +28,10 @@ import (
 // notifyWait fails a test stuck waiting for a datagram; nothing waits on it
 // when things work.
 const notifyWait = 5 * time.Second
+
+// scmMaxFD is SCM_MAX_FD, the most descriptors the kernel passes with one
+// datagram (sendmsg fails with EINVAL beyond it).
+const scmMaxFD = 253
 
 func strp(s string) *string { return &s }
 func u64p(n uint64) *uint64 { return &n }
@@ -514,7 +520,7 @@ func TestNotifyPassedFDs(t *testing.T) {
 		{"garbage", []byte("\xff\x00garbage"), 1, false},
 		{"empty", nil, 1, false},
 		{"truncated", []byte("STATUS=" + strings.Repeat("x", 2*notifyBufferMax)), 1, false},
-		{"most the kernel passes", []byte("READY=1"), notifyFDMax, true},
+		{"most the kernel passes", []byte("READY=1"), scmMaxFD, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, w, err := os.Pipe()
@@ -539,6 +545,136 @@ func TestNotifyPassedFDs(t *testing.T) {
 				t.Errorf("no drop logged with %s", want)
 			}
 		})
+	}
+}
+
+// TestNotifyManyFDs: a datagram passing 200 descriptors puts at most
+// notifyFDRoom of them in our table (the kernel closes the rest and flags
+// the control data truncated), still counts when it is otherwise good, and
+// leaves no descriptor open anywhere.
+func TestNotifyManyFDs(t *testing.T) {
+	n, logs := openTestNotify(t)
+	s := newSender(t, n.Path())
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	before := countFDs(t)
+	many := slices.Repeat([]int{int(w.Fd())}, 200)
+
+	s.send([]byte("READY=1\nSTATUS=with 200 fds"), many...)
+	if d := recvNotify(t, n, "READY=1 with 200 fds"); !d.msg.Ready || d.msg.Status == nil || *d.msg.Status != "with 200 fds" {
+		t.Errorf("got %s, want READY=1 with its status", fmtMsg(d.msg))
+	}
+	s.send([]byte("BARRIER=1"), int(w.Fd()))
+	if d := recvNotify(t, n, "BARRIER=1 with 1 fd"); !d.msg.Barrier {
+		t.Errorf("got %s, want BARRIER=1", fmtMsg(d.msg))
+	}
+	s.send([]byte("READY\xff"), many...) // garbage: dropped, its fds closed all the same
+	expectOnlyMarker(t, n, s)
+
+	took := `"fds":` + strconv.Itoa(notifyFDRoom) + ","
+	if got := strings.Count(logs.String(), took); got != 2 {
+		t.Errorf("%d log lines with %#q, want 2 (READY=1 taken, garbage dropped): the kernel did not keep the rest", got, took)
+	}
+	if !strings.Contains(logs.String(), "the kernel closed the rest") {
+		t.Errorf("no debug line for the truncated descriptors")
+	}
+	after := countFDs(t)
+	if len(after) != len(before) {
+		t.Errorf("%d fds open after, %d before:\nbefore %v\nafter  %v", len(after), len(before), before, after)
+	}
+	t.Logf("fds open before %d, after %d", len(before), len(after))
+	pipeClosedEverywhere(t, r, w)
+}
+
+// TestNotifyFDFloodLowLimit: restart-run under RLIMIT_NOFILE 16, while a
+// sender passes 200 descriptors with every datagram to its notify socket,
+// keeps starting children and taking their READY=1, and has few
+// descriptors of its own open. (With room for 253 passed descriptors each
+// flood datagram filled its table until it closed them, and starts failed
+// with EMFILE meanwhile.)
+func TestNotifyFDFloodLowLimit(t *testing.T) {
+	const starts = 30
+	// Both limits: the Go runtime raises the soft limit to the hard one.
+	cmd := exec.Command("sh", append([]string{"-c", `ulimit -n 16 && exec "$0" "$@"`, rrBin,
+		"--type=notify", "--restart=always", "--restart-sec=0", "--burst=0", "--"}, child("notify-ready")...)...)
+	r := startCmd(t, cmd)
+	path, _ := strings.CutPrefix(r.line("env")[0], "NOTIFY_SOCKET=")
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	stop, flooded := make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		defer func() { flooded <- n }()
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return
+		}
+		defer unix.Close(fd)
+		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) // a full queue: look at stop again
+		oob := unix.UnixRights(slices.Repeat([]int{int(pw.Fd())}, 200)...)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// From the test's pid, so refused under --notify-access=main,
+			// after its descriptors are taken.
+			if unix.Sendmsg(fd, []byte("STATUS=flood"), oob, &unix.SockaddrUnix{Name: path}, 0) == nil {
+				n++
+			}
+		}
+	}()
+
+	rrFDs := func() int {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	lo, hi := 1<<30, 0
+	for i := 0; i < starts; i++ {
+		pid, _ := strconv.Atoi(r.line("ready")[0])
+		if ev := r.next("ready"); int(ev.num("pid")) != pid {
+			t.Fatalf("ready event %v, want pid %d", ev, pid)
+		}
+		c := rrFDs()
+		lo, hi = min(lo, c), max(hi, c)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	close(stop)
+	sent := <-flooded
+	r.signal(syscall.SIGTERM)
+	r.wait()
+	pipeClosedEverywhere(t, pr, pw)
+
+	failed := 0
+	for _, e := range r.named("exit") {
+		if e.str("error") != "" {
+			failed++
+		}
+	}
+	t.Logf("%d starts (%d failed), %d ready; %d flood datagrams of 200 fds; restart-run's fds at each READY=1: %d to %d",
+		len(r.named("start")), failed, len(r.named("ready")), sent, lo, hi)
+	if failed > 0 {
+		t.Errorf("%d starts failed; log:\n%s", failed, r.logText())
+	}
+	if sent < starts {
+		t.Errorf("only %d flood datagrams sent", sent)
+	}
+	// Its own descriptors are the same at every READY=1 but for the
+	// passed ones the reader may hold at that moment.
+	if hi-lo > notifyFDRoom {
+		t.Errorf("restart-run had %d to %d fds open at READY=1; want no more than %d apart", lo, hi, notifyFDRoom)
 	}
 }
 
