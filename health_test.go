@@ -66,9 +66,7 @@ func freePort(t *testing.T) int {
 // httpServer is a python3 http.server on 127.0.0.1 serving dir.
 func httpServer(t *testing.T, dir string, port int) []string {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is needed for the health tests")
-	}
+	needPython(t)
 	return []string{"python3", "-m", "http.server", strconv.Itoa(port), "--bind", "127.0.0.1", "--directory", dir}
 }
 

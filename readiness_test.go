@@ -14,6 +14,13 @@ import (
 	"time"
 )
 
+func needPython(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is needed (Debian package python3; .ci/run installs it)")
+	}
+}
+
 func needSystemdNotify(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("systemd-notify"); err != nil {

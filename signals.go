@@ -112,6 +112,7 @@ func forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
 type signalChans struct {
 	chld, stop, other chan os.Signal
 	ready             chan struct{} // closed once every signal is caught
+	rawErr            error         // why the signals os/signal cannot catch are not caught, once ready
 }
 
 // catchSignals starts catching signals in the background and returns at
@@ -141,6 +142,7 @@ func catchSignals() *signalChans {
 			sigs = append(sigs, s)
 		}
 		signal.Notify(c.other, sigs...)
+		c.rawErr = catchRawSignals(c.other)
 	}()
 	return c
 }

@@ -96,6 +96,7 @@ type supervisor struct {
 	stopDeadline time.Time // when a stop request's --timeout-stop runs out
 	droppedSigs  int       // signals dropped in this pause (only the first is logged)
 	sigpipeSeen  bool      // SIGPIPE logged once: logging it may raise it again
+	sig32Seen    bool      // signal 32 logged once
 
 	// readiness and the watchdog of the current run
 	ready          bool
@@ -129,6 +130,10 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 		return nil, err
 	}
 	<-sigs.ready
+	if sigs.rawErr != nil {
+		log.Warn().Str("event", "signal").Err(sigs.rawErr).
+			Msg("signals 32 and 34 and SIGPROF are not caught; they end restart-run")
+	}
 	s := &supervisor{
 		cfg:     cfg,
 		log:     log,
@@ -406,6 +411,15 @@ func (s *supervisor) onSignal(sig unix.Signal) {
 		}
 	case unix.SIGTERM, unix.SIGINT, unix.SIGQUIT:
 		s.requestStop(sig)
+	case 32:
+		// Reserved for the C library's threads (glibc's SIGCANCEL): a Go
+		// child would die of it, a C one ignores it. Not forwarded, as
+		// dumb-init and tini, which cannot even catch it, do not.
+		if !s.sig32Seen {
+			s.sig32Seen = true
+			s.log.Warn().Str("event", "signal").Str("signal", signalName(sig)).
+				Msg("signal 32 is reserved for C libraries; not forwarded (further ones are not logged)")
+		}
 	case unix.SIGCONT:
 		if s.childStopped {
 			s.resumeChild()

@@ -1,0 +1,16 @@
+//go:build linux && !amd64 && !arm64
+
+package main
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// rawSignals: on this architecture restart-run has no handler of its own
+// for the signals the Go runtime keeps (sigraw_linux.go); 32 and 34 keep
+// their default action.
+var rawSignals []unix.Signal
+
+func catchRawSignals(chan<- os.Signal) error { return nil }
