@@ -79,7 +79,7 @@ func helper(args []string) int {
 		}
 		say("ready %d", os.Getpid())
 		for s := range ch {
-			say("got %s", signalName(s.(syscall.Signal)))
+			say("got %s %d", signalName(s.(syscall.Signal)), os.Getpid())
 		}
 	case "seq": // seq FILE LONG N: count runs in FILE; run LONG sleeps a while
 		b, _ := os.ReadFile(args[1])

@@ -42,6 +42,8 @@ type CLI struct {
 	KillMode    KillMode   `default:"control-group" env:"RESTART_RUN_KILL_MODE" help:"What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."`
 	KillSignal  SignalName `default:"SIGTERM" env:"RESTART_RUN_KILL_SIGNAL" help:"Signal restart-run uses to stop the child and its leftovers."`
 	TimeoutStop Duration   `default:"10s" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL."`
+	StopSignals SignalList `default:"TERM,INT,QUIT" env:"RESTART_RUN_STOP_SIGNALS" placeholder:"LIST" help:"Signals to restart-run that are a stop request (passed on, no restart); any other is forwarded as it is. E.g. TERM,INT to forward SIGQUIT (a JVM's thread dump)."`
+	ForwardTo   ForwardTo  `default:"child" env:"RESTART_RUN_FORWARD_TO" help:"Where forwarded signals go: child (the child alone) or group (its whole process group, as dumb-init and tini -g). Stop signals follow --kill-mode."`
 
 	Type           ServiceType  `default:"simple" env:"RESTART_RUN_TYPE" help:"simple: the child counts as started once it runs; notify: once it sends READY=1 to NOTIFY_SOCKET."`
 	NotifyAccess   NotifyAccess `default:"main" env:"RESTART_RUN_NOTIFY_ACCESS" help:"Whose notify datagrams count: main (the child's own pid) or all (any process of restart-run's user)."`
@@ -89,14 +91,18 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // as kong does for values that fail to parse.
 type (
 	KillMode     string
+	ForwardTo    string
 	LogFormat    string
 	LogLevel     string
 	ServiceType  string
 	NotifyAccess string
 )
 
-func (p *Policy) UnmarshalText(b []byte) error    { return oneOf((*string)(p), b, policyNames) }
-func (k *KillMode) UnmarshalText(b []byte) error  { return oneOf((*string)(k), b, killModes) }
+func (p *Policy) UnmarshalText(b []byte) error   { return oneOf((*string)(p), b, policyNames) }
+func (k *KillMode) UnmarshalText(b []byte) error { return oneOf((*string)(k), b, killModes) }
+func (f *ForwardTo) UnmarshalText(b []byte) error {
+	return oneOf((*string)(f), b, []string{"child", "group"})
+}
 func (f *LogFormat) UnmarshalText(b []byte) error { return oneOf((*string)(f), b, logFormats) }
 func (l *LogLevel) UnmarshalText(b []byte) error  { return oneOf((*string)(l), b, logLevels) }
 func (t *ServiceType) UnmarshalText(b []byte) error {
@@ -176,8 +182,8 @@ func run(args []string, stderr io.Writer) int {
 	// together, so that neither alone (a stray variable) changes what a
 	// user's restart-run does.
 	switch {
-	case os.Args[0] == sentinelArgv0 && os.Getenv(sentinelEnv) == "1":
-		return ttySentinel()
+	case os.Args[0] == sentinelArgv0 && strings.HasPrefix(os.Getenv(sentinelEnv), "stops:"):
+		return ttySentinel(strings.TrimPrefix(os.Getenv(sentinelEnv), "stops:"))
 	case os.Args[0] == shimArgv0 && os.Getenv(execShimEnv) != "":
 		return execShim(args)
 	case os.Args[0] == guardArgv0 && os.Getenv(guardEnv) != "":
@@ -215,7 +221,12 @@ func run(args []string, stderr io.Writer) int {
 	// Only now, with every signal caught: on one processor the goroutine
 	// that catches them would wait for this one to block.
 	limitThreads()
-	return s.run()
+	status := s.run()
+	if sig := s.raiseOnExit(); sig != 0 {
+		logs.flush(logFlushWait)
+		reraise(sig)
+	}
+	return status
 }
 
 // config is what the supervisor needs, checked and derived from the flags.
@@ -231,6 +242,8 @@ type config struct {
 	killSignal  unix.Signal
 	timeoutStop time.Duration
 	logFormat   string
+	stopSignals SignalList
+	forwardTo   string
 
 	notifyType     string
 	notifyAccess   string
@@ -280,6 +293,8 @@ func configure(cli *CLI) (*config, error) {
 		killSignal:  unix.Signal(cli.KillSignal),
 		timeoutStop: time.Duration(cli.TimeoutStop),
 		logFormat:   string(cli.LogFormat),
+		stopSignals: cli.StopSignals,
+		forwardTo:   string(cli.ForwardTo),
 
 		notifyType:     string(cli.Type),
 		notifyAccess:   string(cli.NotifyAccess),

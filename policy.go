@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -204,9 +205,49 @@ func (s *SignalName) UnmarshalText(b []byte) error {
 
 func (s SignalName) String() string { return signalName(unix.Signal(s)) }
 
-// parseSignal accepts SIGTERM, TERM, sigterm and the real-time forms
-// SIGRTMIN+3 and RTMAX-1, as systemd and kill(1) do.
+// SignalList is a set of signals by name or number: "TERM,INT", "15 2".
+type SignalList []unix.Signal
+
+// Has reports whether sig is in the list.
+func (l SignalList) Has(sig unix.Signal) bool { return slices.Contains(l, sig) }
+
+func (l *SignalList) UnmarshalText(b []byte) error {
+	*l = nil
+	for _, f := range strings.FieldsFunc(string(b), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		sig, err := parseSignal(f)
+		if err != nil {
+			return err
+		}
+		if !forwardable(sig) {
+			return fmt.Errorf("%s cannot be a stop signal: restart-run cannot catch it or keeps it for itself; use signals it forwards, such as TERM, INT, QUIT, HUP, USR1", signalName(sig))
+		}
+		if !l.Has(sig) {
+			*l = append(*l, sig)
+		}
+	}
+	if len(*l) == 0 {
+		return fmt.Errorf("%q names no signal; give at least one, such as TERM", b)
+	}
+	return nil
+}
+
+func (l SignalList) String() string {
+	names := make([]string, len(l))
+	for i, sig := range l {
+		names[i] = signalName(sig)
+	}
+	return strings.Join(names, ",")
+}
+
+// parseSignal accepts SIGTERM, TERM, sigterm, a number from 1 to 64 and the
+// real-time forms SIGRTMIN+3 and RTMAX-1, as systemd and kill(1) do.
 func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 64 {
+			return 0, fmt.Errorf("%q is not a signal number (1-64)", s)
+		}
+		return unix.Signal(n), nil
+	}
 	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
 	if sig := unix.SignalNum("SIG" + name); sig != 0 {
 		return sig, nil

@@ -138,14 +138,14 @@ func TestStatusList(t *testing.T) {
 func TestParseSignal(t *testing.T) {
 	for in, want := range map[string]unix.Signal{
 		"SIGTERM": unix.SIGTERM, "TERM": unix.SIGTERM, "term": unix.SIGTERM, "SIGKILL": unix.SIGKILL,
-		"ABRT": unix.SIGABRT, "RTMIN": 34, "SIGRTMIN+3": 37, "RTMAX": 64, "RTMAX-1": 63,
+		"ABRT": unix.SIGABRT, "RTMIN": 34, "SIGRTMIN+3": 37, "RTMAX": 64, "RTMAX-1": 63, "15": unix.SIGTERM, "64": 64,
 	} {
 		got, err := parseSignal(in)
 		if err != nil || got != want {
 			t.Errorf("parseSignal(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "SIG", "FOO", "15", "RTMIN+31", "RTMIN-1", "RTMINX"} {
+	for _, bad := range []string{"", "SIG", "FOO", "0", "65", "-1", "RTMIN+31", "RTMIN-1", "RTMINX"} {
 		if got, err := parseSignal(bad); err == nil {
 			t.Errorf("parseSignal(%q) = %d, want an error", bad, got)
 		}

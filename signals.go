@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -145,6 +147,36 @@ func catchSignals() *signalChans {
 		c.rawErr = catchRawSignals(c.other)
 	}()
 	return c
+}
+
+// forwardable reports whether restart-run catches sig and would forward
+// it: not SIGKILL or SIGSTOP (nothing catches them), SIGCHLD and SIGPIPE
+// (its own), SIGURG and 33 (the Go runtime's), 32 (the C library's), and 34
+// and SIGPROF only where restart-run has a handler of its own for them.
+func forwardable(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGPIPE, unix.SIGURG, 32, 33:
+		return false
+	case 34, unix.SIGPROF:
+		return slices.Contains(rawSignals, sig)
+	}
+	return sig >= 1 && sig <= 64
+}
+
+// reraise ends restart-run by sig, with its default action, as SPEC.md
+// section 5 asks when a stop by SIGINT or SIGQUIT ended the child by that
+// signal: a calling shell stops a script only when its command died of
+// SIGINT (bash's wait-and-cooperative-exit), not when it exited with 130.
+// The signal goes to this thread itself, so it is acted on as the system
+// call returns. It returns when restart-run survives it: as PID 1, where
+// the kernel spares default actions.
+func reraise(sig unix.Signal) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if setDefault(sig) != nil {
+		return
+	}
+	_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
 }
 
 // harmless reports whether sig's default action neither ends nor stops a
@@ -286,10 +318,20 @@ const (
 // child but not restart-run. The sentinel shares the child's group and does
 // nothing but end when the terminal sends the group SIGINT or SIGQUIT: its
 // end tells restart-run that the user pressed Ctrl-C (or Ctrl-\), which a
-// kill(1) sent to the child alone never does.
-func ttySentinel() int {
+// kill(1) sent to the child alone never does. stops is which of the two are
+// --stop-signals ("2,3"); the sentinel outlives the others, so that Ctrl-\
+// for a JVM's thread dump under --stop-signals=TERM,INT leaves Ctrl-C
+// working.
+func ttySentinel(stops string) int {
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP)
+	signal.Notify(ch, unix.SIGTERM, unix.SIGHUP)
+	for _, sig := range []unix.Signal{unix.SIGINT, unix.SIGQUIT} {
+		if slices.Contains(strings.Split(stops, ","), strconv.Itoa(int(sig))) {
+			signal.Notify(ch, sig)
+		} else {
+			signal.Ignore(sig)
+		}
+	}
 	sig := (<-ch).(unix.Signal)
 	if sig == unix.SIGINT || sig == unix.SIGQUIT {
 		return 128 + int(sig)
@@ -317,9 +359,16 @@ func openTerminal() *terminal {
 
 // startSentinel starts the sentinel as the leader of a new process group,
 // which the child then joins.
-func (t *terminal) startSentinel() (int, error) {
+func (t *terminal) startSentinel(stops SignalList) (int, error) {
+	var which []string
+	for _, sig := range []unix.Signal{unix.SIGINT, unix.SIGQUIT} {
+		if stops.Has(sig) {
+			which = append(which, strconv.Itoa(int(sig)))
+		}
+	}
 	return forkExec(t.exe, []string{sentinelArgv0}, &syscall.ProcAttr{
-		Env:   []string{sentinelEnv + "=1"},
+		// Never empty: the variable's presence marks the sentinel.
+		Env:   []string{sentinelEnv + "=stops:" + strings.Join(which, ",")},
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	})

@@ -403,7 +403,8 @@ func TestStopOneDeadline(t *testing.T) {
 // dropped and logged.
 func TestSignalsBeforeStart(t *testing.T) {
 	var log bytes.Buffer
-	s := &supervisor{log: zerolog.New(&log), sigs: make(chan os.Signal, 4), sigStop: make(chan os.Signal, 4)}
+	cfg := &config{stopSignals: SignalList{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT}}
+	s := &supervisor{cfg: cfg, log: zerolog.New(&log), sigs: make(chan os.Signal, 4), sigStop: make(chan os.Signal, 4)}
 	if _, stop := s.signalsBeforeStart(); stop {
 		t.Fatal("a stop with no signal pending")
 	}
@@ -420,6 +421,17 @@ func TestSignalsBeforeStart(t *testing.T) {
 	status, stop := s.signalsBeforeStart()
 	if !stop || status != 143 {
 		t.Errorf("SIGTERM before the first start: stop %v, status %d; want a stop with 143", stop, status)
+	}
+	// --stop-signals=HUP: SIGTERM is dropped, SIGHUP stops.
+	cfg.stopSignals = SignalList{syscall.SIGHUP}
+	s.sigs, s.sigStop = make(chan os.Signal, 4), make(chan os.Signal, 4)
+	s.sigStop <- syscall.SIGTERM
+	if _, stop := s.signalsBeforeStart(); stop {
+		t.Error("SIGTERM taken for a stop request under --stop-signals=HUP")
+	}
+	s.sigs <- syscall.SIGHUP
+	if status, stop := s.signalsBeforeStart(); !stop || status != 129 {
+		t.Errorf("SIGHUP under --stop-signals=HUP: stop %v, status %d; want a stop with 129", stop, status)
 	}
 }
 
@@ -580,5 +592,136 @@ func TestEverySignal(t *testing.T) {
 		if want := !notForwarded[n] && !stop; got[n] != want {
 			t.Errorf("signal %d (%s): child got it %v, want %v", n, signalName(sig), got[n], want)
 		}
+	}
+}
+
+// TestStopSignalsFlag: --stop-signals chooses which signals are a stop
+// request; the others are forwarded like any signal. Under TERM,INT a
+// SIGQUIT (a JVM's thread dump) reaches the child and nothing stops; under
+// HUP, SIGTERM is forwarded and SIGHUP stops.
+func TestStopSignalsFlag(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--stop-signals=TERM,INT", "--restart=always", "--"}, child("signals", "QUIT")...)...)
+	r.waitReady()
+	r.signal(syscall.SIGQUIT)
+	if got := r.line("got"); got[0] != "SIGQUIT" {
+		t.Errorf("child got %v, want SIGQUIT", got)
+	}
+	r.signal(syscall.SIGTERM)
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143; log:\n%s", st, r.logText())
+	}
+	if s := r.named("stop"); len(s) != 1 || s[0].str("signal") != "SIGTERM" {
+		t.Errorf("stop events %v, want one for SIGTERM", s)
+	}
+
+	r = startRR(t, nil, append([]string{"--stop-signals=1", "--restart=always", "--"}, child("signals", "TERM")...)...)
+	r.waitReady()
+	r.signal(syscall.SIGTERM)
+	if got := r.line("got"); got[0] != "SIGTERM" {
+		t.Errorf("child got %v, want SIGTERM", got)
+	}
+	r.signal(syscall.SIGHUP)
+	if st := r.wait(); st != 129 {
+		t.Errorf("status %d, want 129 (the child's end by SIGHUP); log:\n%s", st, r.logText())
+	}
+	if n := len(r.named("start")); n != 1 {
+		t.Errorf("%d starts after a stop by SIGHUP, want 1", n)
+	}
+}
+
+// TestForwardTo: --forward-to=group sends forwarded signals to the child's
+// whole process group (as dumb-init and tini -g), child (the default) to
+// the child alone.
+func TestForwardTo(t *testing.T) {
+	for _, to := range []string{"child", "group"} {
+		t.Run(to, func(t *testing.T) {
+			helper := strings.Join(child("signals", "USR1"), " ")
+			r := startRR(t, nil, "--forward-to="+to, "--restart=no", "--", "sh", "-c", helper+" & exec "+helper)
+			pids := map[string]bool{r.line("ready")[0]: true, r.line("ready")[0]: true}
+			r.signal(syscall.SIGUSR1)
+			first := r.line("got")
+			if to == "child" {
+				// The grandchild is told directly; had the forwarded one
+				// reached it, its line would come first.
+				delete(pids, first[1])
+				for pid := range pids {
+					p, _ := strconv.Atoi(pid)
+					_ = unix.Kill(p, unix.SIGUSR1)
+				}
+			}
+			second := r.line("got")
+			if first[1] == second[1] || !pids[second[1]] {
+				t.Errorf("got lines %v and %v, pids %v", first, second, pids)
+			}
+			for pid := range pids {
+				p, _ := strconv.Atoi(pid)
+				_ = unix.Kill(p, unix.SIGTERM)
+			}
+			r.signal(syscall.SIGTERM)
+			r.wait()
+		})
+	}
+}
+
+// TestReraise: a stop by SIGINT or SIGQUIT that ends the child by that
+// signal ends restart-run by it too, as a bare command would end, so a
+// calling shell stops its script (SPEC.md section 5); a stop by SIGTERM, or
+// a child that exits on SIGINT, ends restart-run with an exit status.
+func TestReraise(t *testing.T) {
+	for _, c := range []struct {
+		sig    syscall.Signal
+		script string
+		killed syscall.Signal // 0: an exit status
+		status int
+	}{
+		{syscall.SIGINT, "exec sleep 1000", syscall.SIGINT, 130},
+		{syscall.SIGQUIT, "exec sleep 1000", syscall.SIGQUIT, 131},
+		{syscall.SIGTERM, "exec sleep 1000", 0, 143},
+		{syscall.SIGINT, `trap "exit 0" INT; sleep 1000 & wait`, 0, 0},
+	} {
+		t.Run(fmt.Sprintf("%s %s", signalName(c.sig), c.script), func(t *testing.T) {
+			// No core file from SIGQUIT.
+			cmd := exec.Command("sh", "-c", `ulimit -c 0 && exec "$@"`, "sh", rrBin, "--kill-mode=mixed", "--",
+				"sh", "-c", "echo ready $$; "+c.script)
+			r := startCmd(t, cmd)
+			r.waitReady()
+			r.signal(c.sig)
+			if st := r.wait(); st != c.status {
+				t.Errorf("status %d, want %d; log:\n%s", st, c.status, r.logText())
+			}
+			ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			switch {
+			case c.killed != 0 && (!ws.Signaled() || ws.Signal() != c.killed):
+				t.Errorf("restart-run ended with %v, want killed by %s", ws, signalName(c.killed))
+			case c.killed == 0 && ws.Signaled():
+				t.Errorf("restart-run killed by %s, want an exit status", signalName(ws.Signal()))
+			}
+		})
+	}
+}
+
+// TestJobControlSignals: without a terminal, SIGTSTP, SIGTTIN and SIGTTOU
+// are forwarded like any signal and restart-run keeps running (as tini does;
+// dumb-init stops itself too, to mimic a terminal's job control): a child
+// with the default action stops, SIGCONT to restart-run continues it, and a
+// stop request still ends it.
+func TestJobControlSignals(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU} {
+		t.Run(signalName(sig), func(t *testing.T) {
+			r := startRR(t, nil, "--restart=no", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+			pid := r.waitReady()
+			r.signal(sig)
+			stoppedState(t, pid)
+			r.signal(syscall.SIGCONT)
+			waitUntil(t, "child continued", func() bool {
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				i := bytes.LastIndexByte(b, ')')
+				return err == nil && i > 0 && len(b) > i+2 && b[i+2] != 'T'
+			})
+			r.signal(syscall.SIGTERM)
+			if st := r.wait(); st != 143 {
+				t.Errorf("status %d, want 143; log:\n%s", st, r.logText())
+			}
+		})
 	}
 }

@@ -94,3 +94,15 @@ func catchRawSignals(out chan<- os.Signal) error {
 	}
 	return nil
 }
+
+// setDefault sets sig's action to the default in the kernel itself, past the
+// Go runtime, whose own handler would turn an uncaught SIGQUIT into a
+// goroutine dump and exit status 2 rather than death by the signal.
+func setDefault(sig unix.Signal) error {
+	var sa kSigaction // SIG_DFL
+	_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&sa)), 0, 8, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}

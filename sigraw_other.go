@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"os/signal"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,3 +15,10 @@ import (
 var rawSignals []unix.Signal
 
 func catchRawSignals(chan<- os.Signal) error { return nil }
+
+// setDefault is signal.Reset here: it ends the process by SIGINT, but an
+// uncaught SIGQUIT makes the Go runtime dump its goroutines and exit 2.
+func setDefault(sig unix.Signal) error {
+	signal.Reset(sig)
+	return nil
+}

@@ -93,10 +93,11 @@ type supervisor struct {
 	kill  alarm // SIGKILL after --timeout-stop
 	pause alarm // the pause before a restart
 
-	stopDeadline time.Time // when a stop request's --timeout-stop runs out
-	droppedSigs  int       // signals dropped in this pause (only the first is logged)
-	sigpipeSeen  bool      // SIGPIPE logged once: logging it may raise it again
-	sig32Seen    bool      // signal 32 logged once
+	stopDeadline time.Time   // when a stop request's --timeout-stop runs out
+	droppedSigs  int         // signals dropped in this pause (only the first is logged)
+	sigpipeSeen  bool        // SIGPIPE logged once: logging it may raise it again
+	sig32Seen    bool        // signal 32 logged once
+	earlyStop    unix.Signal // the stop signal that came before the first start
 
 	// readiness and the watchdog of the current run
 	ready          bool
@@ -258,6 +259,23 @@ func (s *supervisor) run() int {
 	return s.status
 }
 
+// raiseOnExit is the signal restart-run should end itself by, or 0: SIGINT
+// or SIGQUIT when a stop by that signal (or Ctrl-C, Ctrl-\ in the terminal)
+// ended the child by it, or came before the first start (see reraise).
+func (s *supervisor) raiseOnExit() unix.Signal {
+	sig := s.earlyStop
+	if s.attempt > 0 {
+		sig = 0
+		if s.stopping {
+			sig = s.last.Sig
+		}
+	}
+	if (sig == unix.SIGINT || sig == unix.SIGQUIT) && s.cfg.stopSignals.Has(sig) {
+		return sig
+	}
+	return 0
+}
+
 func (s *supervisor) notifyC() <-chan notifyDatagram {
 	if s.notify == nil {
 		return nil
@@ -327,7 +345,7 @@ func (s *supervisor) start() error {
 	s.attempt++
 	pgid, tty := 0, -1
 	if s.tty != nil {
-		if sp, err := s.tty.startSentinel(); err == nil {
+		if sp, err := s.tty.startSentinel(s.cfg.stopSignals); err == nil {
 			s.sentinel, pgid, tty = sp, sp, s.tty.fd
 		} else {
 			s.log.Warn().Str("event", "start").Err(err).Msg("cannot start the terminal sentinel; Ctrl-C will restart the child")
@@ -380,23 +398,33 @@ func (s *supervisor) backoff() *Backoff { return &s.cfg.backoff }
 // pause, since no child runs to take it.
 func (s *supervisor) signalsBeforeStart() (status int, stop bool) {
 	for {
+		var sig unix.Signal
 		select {
-		case sig := <-s.sigStop:
-			s.log.Info().Str("event", "stop").Str("signal", signalName(sig.(unix.Signal))).
-				Msg("stop requested before the first start; nothing was started")
-			return 128 + int(sig.(unix.Signal)), true
-		case sig := <-s.sigs:
-			if sig != unix.SIGPIPE {
-				s.log.Info().Str("event", "signal").Str("signal", signalName(sig.(unix.Signal))).
-					Msg("no child running yet; signal dropped")
-			}
+		case v := <-s.sigStop:
+			sig = v.(unix.Signal)
+		case v := <-s.sigs:
+			sig = v.(unix.Signal)
 		default:
 			return 0, false
+		}
+		switch {
+		case s.cfg.stopSignals.Has(sig):
+			s.log.Info().Str("event", "stop").Str("signal", signalName(sig)).
+				Msg("stop requested before the first start; nothing was started")
+			s.earlyStop = sig
+			return 128 + int(sig), true
+		case sig != unix.SIGPIPE:
+			s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).
+				Msg("no child running yet; signal dropped")
 		}
 	}
 }
 
 func (s *supervisor) onSignal(sig unix.Signal) {
+	if s.cfg.stopSignals.Has(sig) {
+		s.requestStop(sig)
+		return
+	}
 	switch sig {
 	case unix.SIGCHLD:
 		s.reap()
@@ -409,8 +437,6 @@ func (s *supervisor) onSignal(sig unix.Signal) {
 			s.sigpipeSeen = true
 			s.log.Debug().Str("event", "signal").Str("signal", "SIGPIPE").Msg("SIGPIPE ignored")
 		}
-	case unix.SIGTERM, unix.SIGINT, unix.SIGQUIT:
-		s.requestStop(sig)
 	case 32:
 		// Reserved for the C library's threads (glibc's SIGCANCEL): a Go
 		// child would die of it, a C one ignores it. Not forwarded, as
@@ -438,7 +464,8 @@ func (s *supervisor) onSignal(sig unix.Signal) {
 	}
 }
 
-// forward passes any other signal on to the child, or drops it when none runs.
+// forward passes any other signal on to the child (to its process group
+// under --forward-to=group), or drops it when none runs.
 // While the child is being stopped (a stop request, or restart-run's own
 // kill for a timeout, the watchdog or health), a signal whose default action
 // would end or stop it is dropped: it could only cut a graceful shutdown
@@ -452,7 +479,7 @@ func (s *supervisor) forward(sig unix.Signal) {
 		return
 	}
 	if s.phase == running {
-		s.signalChild(sig, false)
+		s.signalTarget(sig, s.cfg.forwardTo == "group")
 		return
 	}
 	// Only the first of a pause is logged: a flood of signals must not
@@ -500,8 +527,13 @@ func (s *supervisor) resumeChild() {
 // signalChild sends sig to the main child, or to its whole process group
 // when group is set and --kill-mode is control-group.
 func (s *supervisor) signalChild(sig unix.Signal, group bool) {
+	s.signalTarget(sig, group && s.cfg.killMode == "control-group")
+}
+
+// signalTarget sends sig to the main child, or to its whole process group.
+func (s *supervisor) signalTarget(sig unix.Signal, group bool) {
 	target := s.pid
-	if group && s.cfg.killMode == "control-group" {
+	if group {
 		target = -s.pgid
 		// The child may have left the group (setsid, or a shell taking a
 		// group of its own; in a terminal the group is the sentinel's):
@@ -526,8 +558,8 @@ func (s *supervisor) stopChild(sig unix.Signal) {
 	}
 }
 
-// requestStop handles SIGTERM, SIGINT and SIGQUIT: pass it on and never
-// restart again.
+// requestStop handles a stop signal (--stop-signals: SIGTERM, SIGINT and
+// SIGQUIT unless set): pass it on and never restart again.
 func (s *supervisor) requestStop(sig unix.Signal) {
 	first := !s.stopping
 	s.stopping = true
@@ -611,8 +643,13 @@ func (s *supervisor) reap() {
 			s.onHealthExit(ws)
 		case pid == s.sentinel && s.sentinel != 0:
 			s.sentinel = 0
-			if code, sig := exitStatus(ws); code == 128+int(unix.SIGINT) || code == 128+int(unix.SIGQUIT) ||
-				sig == unix.SIGINT || sig == unix.SIGQUIT {
+			// Ctrl-C or Ctrl-\ from the terminal ended the sentinel; it
+			// ends only on those that are --stop-signals.
+			code, sig := exitStatus(ws)
+			if sig == 0 && code > 128 {
+				sig = unix.Signal(code - 128)
+			}
+			if (sig == unix.SIGINT || sig == unix.SIGQUIT) && s.cfg.stopSignals.Has(sig) {
 				s.onTerminalInterrupt()
 			}
 			// A run that ended earlier was waiting for the sentinel.

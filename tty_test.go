@@ -165,3 +165,22 @@ func TestTerminalSetsidChild(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// TestTerminalStopSignals: under --stop-signals=TERM,INT, Ctrl-\ in the
+// terminal is the child's business (a JVM's thread dump): the child gets
+// SIGQUIT and goes on, and Ctrl-C afterwards still stops child and
+// restart-run without a restart, though the terminal sent SIGQUIT to the
+// sentinel too.
+func TestTerminalStopSignals(t *testing.T) {
+	sh := startShell(t)
+	sh.send(fmt.Sprintf("%s --restart=always --stop-signals=TERM,INT --log-format=json -- %s\n", rrBin,
+		strings.Join(child("signals", "QUIT"), " ")))
+	sh.expect(`ready (\d+)`)
+	sh.send("\x1c") // Ctrl-\
+	sh.expect(`got SIGQUIT`)
+	sh.send("\x03")
+	sh.expect(`"event":"done","reason":"stop requested"`)
+	sh.expect(`PROMPT> `)
+	sh.send("echo status=$?\n")
+	sh.expect(`status=130`)
+}
