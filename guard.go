@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"syscall"
 	"time"
 
@@ -128,6 +129,10 @@ func guardMain(logFormat string) int {
 	// it inherited (3>file) are its child's business.
 	_ = unix.CloseRange(4, math.MaxUint32, 0)
 	f := os.NewFile(3, "guard pipe")
+	// A stop of the whole process tree (systemd's SIGTERM to every process
+	// of the unit, a terminal's hangup) is restart-run's to handle; it
+	// ends the guard itself, with SIGKILL.
+	signal.Ignore(unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT)
 	// It waits for restart-run's whole life: at its resting size, as
 	// restart-run itself after start-up (memory.go).
 	limitThreads()

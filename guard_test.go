@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,6 +82,11 @@ func TestKilledSupervisorTakesGroup(t *testing.T) {
 	t.Run("guard replaced", func(t *testing.T) {
 		r, pids := groupKids(t, "--restart=no")
 		old := guardOf(t, r.cmd.Process.Pid)
+		waitUntil(t, "the guard ignores SIGTERM", func() bool { return ignores(old, unix.SIGTERM) })
+		// A SIGTERM to every process (systemd stopping a unit) is for
+		// restart-run to act on: the guard ignores it, and the event below
+		// names the SIGKILL that follows, not the SIGTERM.
+		_ = unix.Kill(old, unix.SIGTERM)
 		_ = unix.Kill(old, unix.SIGKILL)
 		if e := r.next("guard"); e.str("signal") != "SIGKILL" {
 			t.Errorf("guard event %v, want the old guard's end by SIGKILL", e)
@@ -106,4 +112,43 @@ func TestKilledSupervisorTakesGroup(t *testing.T) {
 		}
 		r.wait()
 	})
+}
+
+// TestNoGuardForeignProc: under a PID namespace whose /proc is the outer
+// one (unshare --pid without --mount-proc), /proc cannot tell the guard from
+// other children, so none runs and the cleanup ends on ECHILD as before (with
+// a guard, the cleanup waited for it: restart-run hung after its child ended).
+func TestNoGuardForeignProc(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare --pid needs root; CI runs this as root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	// restart-run is the shell's child, not PID 1 of the namespace; should
+	// the test fail, killing unshare ends the whole namespace.
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sh", "-c", `"$0" --restart=no --timeout-stop=1m -- true; echo rc $?`, rrBin)
+	r := startCmd(t, cmd)
+	if rc := r.line("rc"); rc[0] != "0" {
+		t.Errorf("restart-run status %s, want 0; log:\n%s", rc[0], r.logText())
+	}
+	r.wait()
+	if k := r.named("kill"); len(k) != 0 {
+		t.Errorf("kill events %v: the cleanup waited for a child that was not there", k)
+	}
+}
+
+// ignores reports whether pid ignores sig, from the SigIgn mask in /proc.
+func ignores(pid int, sig unix.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if mask, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			return err == nil && m&(1<<(sig-1)) != 0
+		}
+	}
+	return false
 }

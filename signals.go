@@ -233,6 +233,13 @@ func childrenOf(ppid int) []proc {
 	return out
 }
 
+// ownProc reports whether /proc shows restart-run's own PID namespace: it
+// does not under unshare --pid without --mount-proc.
+func ownProc(self int) bool {
+	p, err := os.Readlink("/proc/self")
+	return err == nil && p == strconv.Itoa(self)
+}
+
 // onlyChild reports whether pid is the one child of ppid left.
 func onlyChild(ppid, pid int) bool {
 	kids := childrenOf(ppid)

@@ -548,36 +548,38 @@ func TestEverySignal(t *testing.T) {
 	r.waitReady()
 	notForwarded := map[int]bool{9: true, 13: true, 17: true, 19: true, 23: true, 32: true, 33: true}
 	got := map[int]bool{}
-	// marker is forwarded: once the child reports it, restart-run is alive
-	// and has passed on what came before it.
+	// awaitGot reads the child's reports up to the one for n. Each signal
+	// is sent only once the one before it has been reported: a SIGCONT
+	// still pending in the child would be discarded by a SIGTSTP after it.
+	awaitGot := func(n int) {
+		for {
+			g, _ := strconv.Atoi(r.line("got")[0])
+			got[g] = true
+			if g == n {
+				return
+			}
+		}
+	}
+	// A signal that is not forwarded is followed by a marker that is: once
+	// the child reports the marker, restart-run is alive; had the signal
+	// been forwarded, its report shows by the end (read below).
 	const marker = int(syscall.SIGUSR2)
-	// A signal may reach the child after the marker that followed it (the
-	// lower number goes first), so what comes after a marker counts for
-	// the round before, and one last round takes in signal 64's.
-	for n := 1; n <= 65; n++ {
+	for n := 1; n <= 64; n++ {
 		sig := syscall.Signal(n)
 		if n == 9 || n == 19 || sig == syscall.SIGTERM || sig == syscall.SIGINT || sig == syscall.SIGQUIT {
 			continue
 		}
-		if n <= 64 {
-			if err := r.cmd.Process.Signal(sig); err != nil {
-				t.Fatalf("restart-run is gone after signal %d: %v; log:\n%s", n-1, err, r.logText())
-			}
+		if err := r.cmd.Process.Signal(sig); err != nil {
+			t.Fatalf("restart-run is gone before signal %d: %v; log:\n%s", n, err, r.logText())
+		}
+		if !notForwarded[n] {
+			awaitGot(n)
+			continue
 		}
 		if err := r.cmd.Process.Signal(syscall.Signal(marker)); err != nil {
 			t.Fatalf("restart-run is gone after signal %d: %v; log:\n%s", n, err, r.logText())
 		}
-		for {
-			g, _ := strconv.Atoi(r.line("got")[0])
-			if g != marker {
-				got[g] = true
-				continue
-			}
-			if n == marker {
-				got[marker] = true
-			}
-			break
-		}
+		awaitGot(marker)
 	}
 	r.signal(syscall.SIGTERM)
 	if st := r.wait(); st != 143 {
@@ -585,6 +587,18 @@ func TestEverySignal(t *testing.T) {
 	}
 	if n := len(r.named("start")); n != 1 {
 		t.Errorf("%d starts, want 1", n)
+	}
+	for {
+		select {
+		case l := <-r.out: // every report the child made, to its end
+			if f, ok := strings.CutPrefix(l, "got "); ok {
+				g, _ := strconv.Atoi(f)
+				got[g] = true
+			}
+			continue
+		default:
+		}
+		break
 	}
 	for n := 1; n <= 64; n++ {
 		sig := syscall.Signal(n)
@@ -674,15 +688,15 @@ func TestReraise(t *testing.T) {
 		killed syscall.Signal // 0: an exit status
 		status int
 	}{
-		{syscall.SIGINT, "exec sleep 1000", syscall.SIGINT, 130},
-		{syscall.SIGQUIT, "exec sleep 1000", syscall.SIGQUIT, 131},
-		{syscall.SIGTERM, "exec sleep 1000", 0, 143},
-		{syscall.SIGINT, `trap "exit 0" INT; sleep 1000 & wait`, 0, 0},
+		{syscall.SIGINT, "echo ready $$; exec sleep 1000", syscall.SIGINT, 130},
+		{syscall.SIGQUIT, "echo ready $$; exec sleep 1000", syscall.SIGQUIT, 131},
+		{syscall.SIGTERM, "echo ready $$; exec sleep 1000", 0, 143},
+		{syscall.SIGINT, `trap "exit 0" INT; echo ready $$; sleep 1000 & wait`, 0, 0},
 	} {
 		t.Run(fmt.Sprintf("%s %s", signalName(c.sig), c.script), func(t *testing.T) {
 			// No core file from SIGQUIT.
 			cmd := exec.Command("sh", "-c", `ulimit -c 0 && exec "$@"`, "sh", rrBin, "--kill-mode=mixed", "--",
-				"sh", "-c", "echo ready $$; "+c.script)
+				"sh", "-c", c.script)
 			r := startCmd(t, cmd)
 			r.waitReady()
 			r.signal(c.sig)

@@ -93,7 +93,7 @@ type supervisor struct {
 	kill  alarm // SIGKILL after --timeout-stop
 	pause alarm // the pause before a restart
 
-	stopDeadline time.Time   // when a stop request's --timeout-stop runs out
+	stopDeadline time.Time   // when a stop request's --timeout-stop runs out; zero until one was sent
 	droppedSigs  int         // signals dropped in this pause (only the first is logged)
 	sigpipeSeen  bool        // SIGPIPE logged once: logging it may raise it again
 	sig32Seen    bool        // signal 32 logged once
@@ -182,11 +182,12 @@ func (s *supervisor) run() int {
 	if !s.cfg.limiter.Allow(time.Now()) {
 		panic("the start limiter refused the first start") // Burst >= 1 here
 	}
+	// Before the first start, so that no moment passes with a child's
+	// group and no guard; it learns of the group as soon as there is one.
+	s.startGuard()
 	if err := s.start(); err != nil {
 		return err.(commandError).status
 	}
-	// After the first start, so the child does not wait for it.
-	s.startGuard()
 	// Start-up's memory is handed back once the child has been supervised
 	// for a moment, not at once: a short command (restart-run --restart=no
 	// -- true) never pays for the collection.
@@ -295,9 +296,13 @@ func (s *supervisor) close() {
 	}
 }
 
-// startGuard starts the guard (guard.go) where one is needed.
+// startGuard starts the guard (guard.go) where one is needed and where
+// /proc is restart-run's own: the cleanup, which must wait for every child
+// but the guard, can then tell them apart only through /proc. Under a PID
+// namespace whose /proc is not mounted, restart-run's pid there is another
+// process's, and no guard runs (the ECHILD rule then tells).
 func (s *supervisor) startGuard() {
-	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished {
+	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished || !ownProc(s.self) {
 		return
 	}
 	g, err := startGuard(s.pgid, s.cfg.logFormat)
@@ -329,6 +334,9 @@ func (s *supervisor) setGroup(pgid int) {
 // Another one takes its place.
 func (s *supervisor) guardEnded(ws unix.WaitStatus) {
 	code, sig := exitStatus(ws)
+	if sig != 0 {
+		code = 128 + int(sig)
+	}
 	ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Int("exit_code", code)
 	if sig != 0 {
 		ev = ev.Str("signal", signalName(sig))
@@ -473,7 +481,7 @@ func (s *supervisor) onSignal(sig unix.Signal) {
 // freeze it until SIGKILL. systemd forwards nothing at all; tini forwards
 // everything; this keeps what is harmless (SIGCONT, SIGWINCH).
 func (s *supervisor) forward(sig unix.Signal) {
-	if s.phase == running && (s.stopping || s.forced != nil) && !harmless(sig) {
+	if s.phase == running && (!s.stopDeadline.IsZero() || s.forced != nil) && !harmless(sig) {
 		s.log.Debug().Str("event", "signal").Str("signal", signalName(sig)).Int("pid", s.pid).
 			Msg("the child is being stopped; signal not forwarded")
 		return
@@ -561,12 +569,14 @@ func (s *supervisor) stopChild(sig unix.Signal) {
 // requestStop handles a stop signal (--stop-signals: SIGTERM, SIGINT and
 // SIGQUIT unless set): pass it on and never restart again.
 func (s *supervisor) requestStop(sig unix.Signal) {
-	first := !s.stopping
-	s.stopping = true
-	s.log.Info().Str("event", "stop").Str("signal", signalName(sig)).Msg("stop requested")
-	if first {
+	if !s.stopping {
 		s.tellUp("STOPPING=1")
 	}
+	s.stopping = true
+	s.log.Info().Str("event", "stop").Str("signal", signalName(sig)).Msg("stop requested")
+	// The first stop signal sent to the child; a Ctrl-C from the terminal
+	// before it (stopping set, nothing sent by restart-run) does not count.
+	first := s.stopDeadline.IsZero()
 	switch s.phase {
 	case running:
 		if first {

@@ -184,3 +184,30 @@ func TestTerminalStopSignals(t *testing.T) {
 	sh.send("echo status=$?\n")
 	sh.expect(`status=130`)
 }
+
+// TestTerminalInterruptSurvived: after a Ctrl-C that the child survives
+// (it handles SIGINT), restart-run will not restart it, but it still
+// forwards other signals to it (no stop is under way: restart-run sent
+// nothing), and a later SIGTERM is a stop like any other, with SIGKILL
+// after --timeout-stop for a child that ignores it.
+func TestTerminalInterruptSurvived(t *testing.T) {
+	sh := startShell(t)
+	sh.send(fmt.Sprintf("%s --restart=always --timeout-stop=1s --log-format=json -- %s\n", rrBin,
+		strings.Join(child("signals", "INT", "USR1", "TERM"), " ")))
+	pid := sh.expect(`ready (\d+)`)[1]
+	rr, _, ok := procStat(pid) // restart-run is the child's parent
+	if !ok {
+		t.Fatalf("no /proc stat for the child %s", pid)
+	}
+	sh.send("\x03")
+	// The child's line and restart-run's come in either order.
+	sh.expect(`(?s)got SIGINT.*"event":"stop","source":"terminal"|"event":"stop","source":"terminal".*got SIGINT`)
+	syscall.Kill(rr, syscall.SIGUSR1)
+	sh.expect(`got SIGUSR1`)
+	syscall.Kill(rr, syscall.SIGTERM)
+	sh.expect(`got SIGTERM`)
+	sh.expect(`"event":"kill"`)
+	sh.expect(`PROMPT> `)
+	sh.send("echo status=$?\n")
+	sh.expect(`status=137`)
+}
