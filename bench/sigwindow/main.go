@@ -32,6 +32,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
@@ -144,11 +145,6 @@ func sweep(tools []tool, sig syscall.Signal, maxDelay, step time.Duration, runs 
 		fmt.Print("---|")
 	}
 	fmt.Println()
-	levels := []float64{0.5, 0.9, 1}
-	firsts := make([][]int, len(levels))
-	for k, l := range levels {
-		firsts[k] = firstStep(results, l)
-	}
 	for j, d := range delays {
 		fmt.Printf("| %.2f ms |", ms(d))
 		for i := range tools {
@@ -157,46 +153,94 @@ func sweep(tools []tool, sig syscall.Signal, maxDelay, step time.Duration, runs 
 		}
 		fmt.Println()
 	}
+	levels := []float64{0.5, 0.9, 0.99}
 	fmt.Println()
-	fmt.Println("delay from which every later step has at least this share of runs surviving:")
+	fmt.Println("delay after exec from which this share of runs survives (monotone fit over every run's measured delay),")
+	fmt.Println("and the longest delay at which a run was still killed:")
 	fmt.Println()
 	fmt.Print("| tool |")
 	for _, l := range levels {
-		fmt.Printf(" %.0f %% |", 100*l)
+		fmt.Printf(" %g %% |", 100*l)
 	}
-	fmt.Print("\n|---|")
+	fmt.Print(" last death |\n|---|")
 	for range levels {
 		fmt.Print("---|")
 	}
-	fmt.Println()
+	fmt.Println("---|")
 	for i, t := range tools {
+		var all []sample
+		for _, ss := range results[i] {
+			all = append(all, ss...)
+		}
 		fmt.Printf("| %s |", t.name)
-		for k := range levels {
-			if j := firsts[k][i]; j >= 0 {
-				fmt.Printf(" %.2f ms |", ms(delays[j]))
+		for _, l := range levels {
+			if d, ok := quantile(all, l); ok {
+				fmt.Printf(" %.2f ms |", ms(d))
 			} else {
 				fmt.Printf(" > %.2f ms |", ms(maxDelay))
 			}
 		}
-		fmt.Println()
+		if d, ok := lastDeath(all); ok {
+			fmt.Printf(" %.2f ms |\n", ms(d))
+		} else {
+			fmt.Print(" none |\n")
+		}
 	}
 }
 
-// firstStep is, for each tool, the first delay step from which every later
-// step has at least the fraction frac of its runs surviving, or -1.
-func firstStep(results [][][]sample, frac float64) []int {
-	first := make([]int, len(results))
-	for i, steps := range results {
-		first[i] = -1
-		for j := len(steps) - 1; j >= 0; j-- {
-			s, n := tally(steps[j])
-			if n == 0 || float64(s) < frac*float64(n) {
-				break
-			}
-			first[i] = j
+// quantile estimates the delay from which the share q of starts survives.
+// Each run only says whether the supervisor had caught the signal by its
+// delay (current status data); the survival curve's estimate is the
+// nondecreasing least-squares fit of the outcomes in the order of their
+// measured delays (pool adjacent violators), and the answer the first
+// delay at which the fit reaches q.
+func quantile(ss []sample, q float64) (time.Duration, bool) {
+	var valid []sample
+	for _, s := range ss {
+		if !s.invalid {
+			valid = append(valid, s)
 		}
 	}
-	return first
+	slices.SortFunc(valid, func(a, b sample) int { return cmp.Compare(a.delay, b.delay) })
+	type block struct {
+		sum float64
+		n   int
+	}
+	var bs []block
+	for _, s := range valid {
+		y := 1.0
+		if s.killed {
+			y = 0
+		}
+		bs = append(bs, block{y, 1})
+		for len(bs) > 1 {
+			a, b := bs[len(bs)-2], bs[len(bs)-1]
+			if a.sum*float64(b.n) <= b.sum*float64(a.n) {
+				break
+			}
+			bs = append(bs[:len(bs)-2], block{a.sum + b.sum, a.n + b.n})
+		}
+	}
+	i := 0
+	for _, b := range bs {
+		if b.sum >= q*float64(b.n) {
+			return valid[i].delay, true
+		}
+		i += b.n
+	}
+	return 0, false
+}
+
+// lastDeath is the longest measured delay at which a run was killed.
+func lastDeath(ss []sample) (time.Duration, bool) {
+	var d time.Duration
+	found := false
+	for _, s := range ss {
+		if !s.invalid && s.killed && s.delay >= d {
+			d, found = s.delay, true
+		}
+	}
+	return d, found
 }
 
 // trial starts argv, sends sig d after exec, and waits for it.
