@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -340,6 +341,14 @@ func (r *rr) wait() int {
 		r.t.Fatalf("restart-run did not exit within %v; log:\n%s", deadline, r.logText())
 		return -1
 	}
+}
+
+// logged returns the events logged so far: after next returned one, every
+// event before it.
+func (r *rr) logged() []event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.all)
 }
 
 // named returns every logged event named name, once restart-run has exited.

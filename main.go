@@ -189,7 +189,7 @@ func run(args []string, stderr io.Writer) int {
 	case os.Args[0] == guardArgv0 && os.Getenv(guardEnv) != "":
 		return guardMain(os.Getenv(guardEnv))
 	}
-	sigs := catchSignals() // in the background, while the flags are parsed
+	sigs := catchSignals() // caught since package initialisation; the last ones while the flags are parsed
 	cli, done, err := parse(args, os.Stdout)
 	if done {
 		return 0

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,9 @@ func TestSettleBuilds(t *testing.T) {
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("go build -buildmode=%s: %v: %s", b.mode, err, out)
 		}
+		if got, want := plainExecutable(bin), b.mode == "exe"; got != want || got != elfPlain(bin) {
+			t.Errorf("-buildmode=%s CGO_ENABLED=%s: plainExecutable = %v, want %v (debug/elf: %v)", b.mode, b.cgo, got, want, elfPlain(bin))
+		}
 		// The first child waits on stdin until restart-run has settled; the
 		// restarts after it read end-of-file and exit at once.
 		cmd := exec.Command(bin, "--log-level=debug", "--restart=always", "--restart-sec=0", "--max-restarts=3", "--", "sh", "-c", "read x; exit 4")
@@ -51,4 +55,42 @@ func TestSettleBuilds(t *testing.T) {
 			t.Errorf("-buildmode=%s CGO_ENABLED=%s: %d starts, want 4; log:\n%s", b.mode, b.cgo, n, r.logText())
 		}
 	}
+}
+
+// TestPlainExecutable checks the hand-read ELF headers against debug/elf
+// (which restart-run itself no longer links) on the test binary, the
+// binaries of a few system commands and files that are not ELF at all;
+// TestSettleBuilds checks the static and PIE builds of restart-run.
+func TestPlainExecutable(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, []byte("\x7fELF\x02\x01\x01"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{selfExe, os.Args[0], short, "/proc/self/status", filepath.Join(dir, "missing")}
+	for _, name := range []string{"sh", "sleep", "true", "python3"} {
+		if p, err := exec.LookPath(name); err == nil {
+			paths = append(paths, p)
+		}
+	}
+	for _, p := range paths {
+		if got, want := plainExecutable(p), elfPlain(p); got != want {
+			t.Errorf("plainExecutable(%s) = %v, debug/elf says %v", p, got, want)
+		}
+	}
+}
+
+// elfPlain is plainExecutable as debug/elf answers it.
+func elfPlain(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_GNU_RELRO || p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			return false
+		}
+	}
+	return f.Type == elf.ET_EXEC
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/restart-run/restart-run/internal/early"
 	"golang.org/x/sys/unix"
 )
 
@@ -105,48 +106,32 @@ func forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
 }
 
 // signalChans carries every signal restart-run can catch to the loop, in
-// three channels. os/signal drops a signal whose channel is full, so the ones
-// that must never be lost have channels of their own that a flood of other
-// signals cannot fill: SIGCHLD (one pending is enough: reap takes every
-// zombie) and the stop signals. SIGURG is left out: the Go runtime sends
-// itself SIGURG to preempt goroutines, so one from outside cannot be told
-// from its own and is not forwarded.
+// three channels (see early.Signals): SIGCHLD, the stop signals and the
+// rest. SIGURG is left out: the Go runtime sends itself SIGURG to preempt
+// goroutines, so one from outside cannot be told from its own and is not
+// forwarded.
 type signalChans struct {
 	chld, stop, other chan os.Signal
 	ready             chan struct{} // closed once every signal is caught
-	rawErr            error         // why the signals os/signal cannot catch are not caught, once ready
+	rawErr            error         // why the signals os/signal cannot catch are not caught
 }
 
-// catchSignals starts catching signals in the background and returns at
-// once. os/signal enables each signal with a round trip to a thread of its
-// own, about 20 µs apiece; 62 of them cost more than a millisecond, which
-// this way overlaps with flag parsing. Wait on ready before the first child
-// starts.
+// catchSignals returns the channels of the signals that package early has
+// been catching since package initialisation (where restart-run starts
+// them: a signal in the first milliseconds after exec must not kill it),
+// and catches the three that os/signal cannot (sigraw_linux.go), which are
+// therefore caught only from here on. The last of the others are still
+// being caught in the background, overlapping with flag parsing: wait on
+// ready before the first child starts.
 func catchSignals() *signalChans {
-	c := &signalChans{
-		chld: make(chan os.Signal, 1),
-		stop: make(chan os.Signal, 8),
-		// Standard signals coalesce in the kernel anyway; the buffer only
-		// has to cover a burst that arrives while the loop is busy.
-		other: make(chan os.Signal, 256),
-		ready: make(chan struct{}),
+	e := early.Catch()
+	return &signalChans{
+		chld:   e.Chld,
+		stop:   e.Stop,
+		other:  e.Other,
+		ready:  e.Ready,
+		rawErr: catchRawSignals(e.Other),
 	}
-	go func() {
-		defer close(c.ready)
-		signal.Notify(c.chld, unix.SIGCHLD)
-		signal.Notify(c.stop, unix.SIGTERM, unix.SIGINT, unix.SIGQUIT)
-		var sigs []os.Signal
-		for s := unix.Signal(1); s <= 64; s++ {
-			switch s {
-			case unix.SIGKILL, unix.SIGSTOP, unix.SIGURG, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGQUIT:
-				continue
-			}
-			sigs = append(sigs, s)
-		}
-		signal.Notify(c.other, sigs...)
-		c.rawErr = catchRawSignals(c.other)
-	}()
-	return c
 }
 
 // forwardable reports whether restart-run catches sig and would forward

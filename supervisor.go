@@ -400,7 +400,7 @@ func (s *supervisor) start() error {
 func (s *supervisor) backoff() *Backoff { return &s.cfg.backoff }
 
 // signalsBeforeStart handles the signals that came while restart-run was
-// starting up (they are caught from the start of flag parsing). A stop
+// starting up (they are caught from package initialisation on). A stop
 // request ends restart-run before anything is started, with the status of
 // a process killed by that signal; any other signal is dropped, as in a
 // pause, since no child runs to take it.

@@ -3,12 +3,14 @@
 // not part of restart-run.
 //
 //	gofloor CMD [ARG...]           fork, exec CMD, wait, exit with its code
-//	gofloor -forward CMD [ARG...]  the same, and pass SIGUSR1 and SIGTERM on
+//	gofloor -forward CMD [ARG...]  the same, and pass SIGHUP, SIGUSR1 and SIGTERM on
 //
 // CMD is a path (no PATH search). Built static (CGO_ENABLED=0), as
 // restart-run is, it shows what the Go runtime alone costs: its start-up,
 // and for a signal the hops from the runtime's handler through os/signal
-// to the goroutine that calls kill(2).
+// to the goroutine that calls kill(2); with -forward, caught first thing in
+// main, how soon after exec a Go program can survive a SIGHUP at best
+// (bench/sigwindow).
 package main
 
 import (
@@ -29,7 +31,7 @@ func main() {
 	}
 	sigs := make(chan os.Signal, 16)
 	if forward {
-		signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTERM)
+		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM)
 	}
 	pid, err := syscall.ForkExec(args[0], args, &syscall.ProcAttr{
 		Env:   os.Environ(),
