@@ -212,8 +212,9 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *rr {
 		cmd.Env = append(os.Environ(), helperEnv+"=1")
 	}
 	// Our own pipes rather than exec's: the readers run to EOF on their own
-	// time, and a process that outlives restart-run holding them shows up
-	// as a failure below instead of a hung Wait.
+	// time, and a process that outlives restart-run holding them is given
+	// at most deadline after restart-run's exit, then reported as a leak
+	// by wait instead of hanging the test.
 	stderrR, stderrW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -262,15 +263,22 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *rr {
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			r.status = 128 + int(ws.Signal())
 		}
-		timeout := time.After(deadline)
+		// One deadline for both readers: once it has passed, neither is
+		// waited for any more (a timer channel fires once, so a second
+		// receive from it would block for good). Closing our read ends
+		// then wakes a reader still blocked in Read.
+		timeout := time.NewTimer(deadline)
+		defer timeout.Stop()
+	wait:
 		for range 2 {
 			select {
 			case <-readers:
-			case <-timeout:
+			case <-timeout.C:
 				r.mu.Lock()
 				r.log = append(r.log, "TEST: a process outlived restart-run holding its stdout or stderr")
 				r.leak = true
 				r.mu.Unlock()
+				break wait
 			}
 		}
 		stderrR.Close()
@@ -337,7 +345,8 @@ func (r *rr) wait() int {
 		}
 		return r.status
 	case <-time.After(2 * deadline):
-		r.t.Fatalf("restart-run did not exit within %v; log:\n%s", deadline, r.logText())
+		// done closes at most deadline after the exit (see startCmd).
+		r.t.Fatalf("restart-run did not exit, or its output did not close, within %v; log:\n%s", 2*deadline, r.logText())
 		return -1
 	}
 }
