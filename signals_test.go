@@ -200,7 +200,8 @@ func TestSignalBurst(t *testing.T) {
 }
 
 // TestSIGPIPE: with its stderr a pipe nobody reads any more, restart-run
-// keeps supervising and restarting; SIGPIPE sent to it is not forwarded.
+// keeps supervising and restarting, and a SIGPIPE sent to it from outside
+// does not kill it either.
 func TestSIGPIPE(t *testing.T) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -211,14 +212,12 @@ func TestSIGPIPE(t *testing.T) {
 		child("exit", "1")...)...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	cmd.Stderr = pw
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stdout, stdoutW := pipeOut(t, cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()
+	stdoutW.Close()
 	sc := bufio.NewScanner(stdout)
 	starts := 0
 	for sc.Scan() {
@@ -231,13 +230,37 @@ func TestSIGPIPE(t *testing.T) {
 			}
 		}
 	}
-	cmd.Wait()
+	if err := sc.Err(); err != nil {
+		cmd.Process.Kill()
+		t.Errorf("reading the children's output: %v (%d starts so far)", err, starts)
+	}
+	if !exited(cmd) {
+		t.Fatalf("restart-run did not exit within %v", deadline)
+	}
 	if st := cmd.ProcessState.ExitCode(); st != 1 {
 		t.Errorf("status %d (%v), want 1", st, cmd.ProcessState)
 	}
 	if starts != 21 {
 		t.Errorf("%d starts, want 21", starts)
 	}
+}
+
+// pipeOut makes cmd's stdout a pipe and returns both ends; reads from
+// the read end fail once the deadline has passed, so a test that scans it
+// cannot hang on a restart-run that never exits. The caller closes the
+// write end once cmd has started.
+func pipeOut(t *testing.T, cmd *exec.Cmd) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	if err := r.SetReadDeadline(time.Now().Add(deadline)); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	return r, w
 }
 
 // TestLeftovers: after the child ends, what is left of its process group and
@@ -340,14 +363,17 @@ func TestSIGPIPEDebug(t *testing.T) {
 	pr.Close()
 	cmd := exec.Command(rrBin, "--log-level=debug", "--restart=always", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
 	cmd.Stderr = pw
-	stdout, _ := cmd.StdoutPipe()
+	stdout, stdoutW := pipeOut(t, cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()
+	stdoutW.Close()
 	sc := bufio.NewScanner(stdout)
 	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "ready ") {
-		t.Fatalf("no ready line")
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no ready line: %v", sc.Err())
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if !exited(cmd) {
