@@ -476,7 +476,8 @@ func stoppedState(t *testing.T, pid int) {
 // after the stop signal, as systemd's kill_and_sigcont does, so it acts on
 // the signal at once (143) instead of waiting out --timeout-stop for
 // SIGKILL (137): after a stop request, and after restart-run's own kill
-// for failed health checks.
+// for failed health checks. A stopped leftover of the child's group gets
+// the same from the cleanup after the child has ended.
 func TestStopContinuesStoppedChild(t *testing.T) {
 	t.Run("stop request", func(t *testing.T) {
 		r := startRR(t, nil, "--timeout-stop=1m", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
@@ -509,6 +510,24 @@ func TestStopContinuesStoppedChild(t *testing.T) {
 		}
 		if k := r.named("kill"); len(k) != 0 {
 			t.Errorf("kill events %v, want none", k)
+		}
+	})
+	t.Run("leftover", func(t *testing.T) {
+		// Without the SIGCONT after the cleanup's SIGTERM, the stopped
+		// sleep would keep it pending for the whole minute until SIGKILL.
+		r := startRR(t, nil, "--timeout-stop=1m", "--restart=no", "--", "sh", "-c",
+			"sleep 1000 & echo grand $!; echo ready $$; wait")
+		g, _ := strconv.Atoi(r.line("grand")[0])
+		pid := r.waitReady()
+		_ = unix.Kill(g, unix.SIGSTOP)
+		stoppedState(t, g)
+		_ = unix.Kill(pid, unix.SIGKILL) // the child ends; the sleep is left over, stopped
+		waitGone(t, g, deadline)
+		if st := r.wait(); st != 137 {
+			t.Errorf("status %d, want the child's 137; log:\n%s", st, r.logText())
+		}
+		if k := r.named("kill"); len(k) != 0 {
+			t.Errorf("kill events %v, want none (the leftover acted on SIGTERM)", k)
 		}
 	})
 }
