@@ -102,6 +102,26 @@ func helper(args []string) int {
 		}
 		say("ready %d", os.Getpid())
 		sleepForever()
+	case "notify-on-usr1": // print the notify variables, then send each STATE with go-systemd on SIGUSR1; report SIGWINCH
+		// The test decides when the child becomes ready, so it can look
+		// at what restart-run did before that.
+		ch := make(chan os.Signal, 10)
+		signal.Notify(ch, syscall.SIGUSR1, syscall.SIGWINCH)
+		say("env NOTIFY_SOCKET=%s WATCHDOG_USEC=%s WATCHDOG_PID=%s", os.Getenv("NOTIFY_SOCKET"),
+			os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"))
+		say("waiting %d", os.Getpid())
+		for s := range ch {
+			if s == syscall.SIGWINCH {
+				say("got SIGWINCH")
+				continue
+			}
+			for _, state := range args[1:] {
+				if ok, err := daemon.SdNotify(false, state); !ok || err != nil {
+					say("sdnotify-failed %v %v", ok, err)
+				}
+			}
+			say("sent %d", os.Getpid())
+		}
 	case "graceful": // on SIGTERM say "term" and shut down until SIGUSR2, then exit 0; report SIGWINCH
 		ch := make(chan os.Signal, 10)
 		signal.Notify(ch, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGWINCH)

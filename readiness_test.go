@@ -1,17 +1,19 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 func needPython(t *testing.T) {
@@ -193,66 +195,148 @@ if [ $n -eq 3 ]; then systemd-notify RESTART_RESET=1; fi; exit 1`, counter)
 	}
 }
 
-// TestUpwardRelay: under a notify-aware supervisor (a socket of the test's
-// own standing in for systemd) restart-run passes READY=1 up after its
-// child's, pings WATCHDOG=1 at half its own period, sends STOPPING=1 on
-// SIGTERM, and keeps the outer variables from the child.
-func TestUpwardRelay(t *testing.T) {
-	dir := t.TempDir()
-	addr := filepath.Join(dir, "systemd")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
+// outerSocket stands in for systemd: the NOTIFY_SOCKET restart-run itself
+// gets under a notify-aware supervisor. The kernel stamps each datagram
+// with its time of arrival (SO_TIMESTAMPNS), so the gaps between
+// restart-run's sends do not depend on when the test reads them.
+type outerSocket struct {
+	t    *testing.T
+	addr string
+	fd   int
+}
+
+// outerMsg is one datagram restart-run sent up, and when it arrived.
+type outerMsg struct {
+	payload string
+	at      time.Time
+}
+
+func openOuter(t *testing.T) *outerSocket {
+	t.Helper()
+	addr := filepath.Join(t.TempDir(), "systemd")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	msgs := make(chan string, 100)
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(b)
-			if err != nil {
-				return
-			}
-			msgs <- string(b[:n])
-		}
-	}()
-	env := []string{"NOTIFY_SOCKET=" + addr, "WATCHDOG_USEC=200000"}
-	r := startRR(t, env, append([]string{"--type=notify", "--restart=no", "--"}, child("sdnotify", "READY=1")...)...)
-	envLine := r.line("env")
-	seen := strings.Join(envLine, " ")
-	if strings.Contains(seen, addr) || strings.Contains(seen, "WATCHDOG_USEC=200000") {
-		t.Errorf("child saw the outer supervisor's variables: %s", seen)
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		t.Fatal(err)
 	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+		t.Fatal(err)
+	}
+	return &outerSocket{t: t, addr: addr, fd: fd}
+}
+
+// tryRecv takes a datagram that is already queued, without waiting; ok is
+// false when there is none. Everything restart-run has sent by now is
+// queued: sendNotify returns once the kernel has the datagram.
+func (o *outerSocket) tryRecv() (m outerMsg, ok bool) {
+	o.t.Helper()
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))))
+	n, noob, _, _, err := unix.Recvmsg(o.fd, buf, oob, unix.MSG_DONTWAIT)
+	if errors.Is(err, unix.EAGAIN) {
+		return outerMsg{}, false
+	}
+	if err != nil {
+		o.t.Fatalf("outer socket: %v", err)
+	}
+	cmsgs, err := unix.ParseSocketControlMessage(oob[:noob])
+	if err != nil {
+		o.t.Fatalf("outer socket: control data: %v", err)
+	}
+	for _, c := range cmsgs {
+		if c.Header.Level == unix.SOL_SOCKET && c.Header.Type == unix.SCM_TIMESTAMPNS {
+			var ts unix.Timespec
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&ts)), unsafe.Sizeof(ts)), c.Data)
+			m.at = time.Unix(ts.Unix())
+		}
+	}
+	if m.at.IsZero() {
+		o.t.Fatalf("outer socket: datagram %q came without its arrival time", buf[:n])
+	}
+	m.payload = string(buf[:n])
+	return m, true
+}
+
+// expect waits for the next datagram that contains want, skipping others.
+func (o *outerSocket) expect(r *rr, want string) outerMsg {
+	o.t.Helper()
+	stop := time.Now().Add(deadline)
+	for {
+		if m, ok := o.tryRecv(); ok {
+			if strings.Contains(m.payload, want) {
+				return m
+			}
+			continue
+		}
+		left := time.Until(stop)
+		if left <= 0 {
+			o.t.Fatalf("no %q from restart-run within %v; log:\n%s", want, deadline, r.logText())
+		}
+		fds := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, int(left.Milliseconds())+1); err != nil && !errors.Is(err, unix.EINTR) {
+			o.t.Fatalf("outer socket: poll: %v", err)
+		}
+	}
+}
+
+// queued takes every datagram already queued.
+func (o *outerSocket) queued() []outerMsg {
+	o.t.Helper()
+	var out []outerMsg
+	for {
+		m, ok := o.tryRecv()
+		if !ok {
+			return out
+		}
+		out = append(out, m)
+	}
+}
+
+// TestUpwardRelay: under a notify-aware supervisor (a socket of the test's
+// own standing in for systemd) restart-run passes READY=1 up once its
+// child has sent its own, and not before; it sends STOPPING=1 on SIGTERM;
+// and the child sees none of the outer NOTIFY_SOCKET, WATCHDOG_USEC and
+// WATCHDOG_PID, only a NOTIFY_SOCKET of its own. (An earlier version took
+// the test's reading time of READY=1 for its sending time, so READY=1 sent
+// at the child's start passed; with it, the outer socket got READY=1 a
+// second before the child was ready.)
+func TestUpwardRelay(t *testing.T) {
+	o := openOuter(t)
+	// WATCHDOG_PID names another process, so restart-run pings nothing up
+	// here and the variables are all the test looks at; TestUpwardWatchdog
+	// has the pings.
+	env := []string{"NOTIFY_SOCKET=" + o.addr, "WATCHDOG_USEC=200000", "WATCHDOG_PID=4242"}
+	r := startRR(t, env, append([]string{"--type=notify", "--restart=no", "--"}, child("notify-on-usr1", "READY=1")...)...)
+	envLine := r.line("env")
 	own := strings.TrimPrefix(envLine[0], "NOTIFY_SOCKET=")
-	if own == "" {
-		t.Fatalf("child got no NOTIFY_SOCKET of its own: %s", seen)
+	if own == "" || own == o.addr || strings.Join(envLine[1:], " ") != "WATCHDOG_USEC= WATCHDOG_PID=" {
+		t.Errorf("child saw %v; want a NOTIFY_SOCKET of its own and no WATCHDOG_USEC or WATCHDOG_PID", envLine)
 	}
 	if st, err := os.Stat(filepath.Dir(own)); err != nil || st.Mode().Perm() != 0o700 {
-		t.Errorf("notify socket directory %s: %v, mode %v; want 0700", filepath.Dir(own), err, st.Mode())
+		t.Errorf("notify socket directory %s: %v; want mode 0700", filepath.Dir(own), err)
 	}
-	sent, _ := strconv.ParseInt(r.line("sent")[0], 10, 64)
-	expect := func(want string) time.Time {
-		t.Helper()
-		timeout := time.After(deadline)
-		for {
-			select {
-			case m := <-msgs:
-				if strings.Contains(m, want) {
-					return time.Now()
-				}
-			case <-timeout:
-				t.Fatalf("no %q from restart-run within %v; log:\n%s", want, deadline, r.logText())
-			}
+	r.line("waiting")
+	// A signal forwarded to the child is handled in restart-run's loop,
+	// which runs only once the start (and whatever it sends up) is done.
+	r.signal(syscall.SIGWINCH)
+	r.line("got")
+	for _, m := range o.queued() {
+		if strings.Contains(m.payload, "READY=1") {
+			t.Fatalf("READY=1 passed up (%q) before the child was ready; log:\n%s", m.payload, r.logText())
 		}
 	}
-	if at := expect("READY=1"); at.UnixNano() < sent {
-		t.Errorf("READY=1 passed up before the child sent its own")
+	r.signal(syscall.SIGUSR1) // forwarded: the child sends READY=1 now
+	ready := o.expect(r, "READY=1")
+	if want := fmt.Sprintf("MAINPID=%d", r.cmd.Process.Pid); !strings.Contains(ready.payload, want) {
+		t.Errorf("passed up %q, want %s in it", ready.payload, want)
 	}
-	expect("WATCHDOG=1")
-	expect("WATCHDOG=1")
-	r.waitReady()
+	r.line("sent")
+	r.next("ready")
 	r.signal(syscall.SIGTERM)
-	expect("STOPPING=1")
+	o.expect(r, "STOPPING=1")
 	r.wait()
 	if n := len(r.named("ready")); n != 1 {
 		t.Errorf("%d ready events, want 1", n)
