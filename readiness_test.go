@@ -346,6 +346,46 @@ func TestUpwardRelay(t *testing.T) {
 	}
 }
 
+// TestUpwardWatchdog: given WATCHDOG_USEC (and its own WATCHDOG_PID),
+// restart-run pings WATCHDOG=1 up at half that period, as sd_watchdog_enabled(3)
+// advises, so that a late ping does not trip the outer watchdog. The gaps
+// are the kernel's arrival times: pinging at the full period makes every
+// gap at least the period (a timer never fires early); at half, a gap
+// reaches 0.8 of it only when restart-run is held up by 0.3 of it (600ms),
+// and three of four gaps must be shorter.
+func TestUpwardWatchdog(t *testing.T) {
+	const period = 2 * time.Second
+	o := openOuter(t)
+	// WATCHDOG_PID must be restart-run's own, as systemd sets it: sh
+	// puts its pid there and execs restart-run, which keeps it.
+	cmd := exec.Command("sh", "-c", `export WATCHDOG_PID=$$; exec "$@"`, "sh", rrBin, "--restart=no", "--",
+		"sh", "-c", `echo env $WATCHDOG_USEC.$WATCHDOG_PID.; echo ready $$; exec sleep 1000`)
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "NOTIFY_SOCKET="+o.addr,
+		fmt.Sprintf("WATCHDOG_USEC=%d", period.Microseconds()))
+	r := startCmd(t, cmd)
+	if got := r.line("env"); got[0] != ".." {
+		t.Errorf("child saw WATCHDOG_USEC.WATCHDOG_PID. = %s, want neither", got[0])
+	}
+	var pings []time.Time
+	for range 5 {
+		pings = append(pings, o.expect(r, "WATCHDOG=1").at)
+	}
+	short := 0
+	var gaps []time.Duration
+	for i := 1; i < len(pings); i++ {
+		gap := pings[i].Sub(pings[i-1])
+		gaps = append(gaps, gap)
+		if gap < period*8/10 {
+			short++
+		}
+	}
+	if short < 3 {
+		t.Errorf("WATCHDOG=1 gaps %v; want at least 3 of them under 0.8 of the %v period (pings at half of it)", gaps, period)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait()
+}
+
 func TestUsecSaturates(t *testing.T) {
 	if got := usec(1500); got != 1500*time.Microsecond {
 		t.Errorf("usec(1500) = %v", got)
