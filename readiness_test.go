@@ -386,6 +386,36 @@ func TestUpwardWatchdog(t *testing.T) {
 	r.wait()
 }
 
+// TestUpwardStatus: restart-run passes STATUS= up on each restart, and
+// READY=1 only once, for the first child.
+func TestUpwardStatus(t *testing.T) {
+	o := openOuter(t)
+	r := startRR(t, []string{"NOTIFY_SOCKET=" + o.addr}, append([]string{"--restart=on-failure", "--restart-sec=0",
+		"--burst=0", "--max-restarts=2", "--"}, child("exit", "3")...)...)
+	if st := r.wait(); st != 3 {
+		t.Errorf("status %d, want 3; log:\n%s", st, r.logText())
+	}
+	// restart-run has exited: all it sent is queued.
+	var status []string
+	ready := 0
+	for _, m := range o.queued() {
+		for _, l := range strings.Split(m.payload, "\n") {
+			if v, ok := strings.CutPrefix(l, "STATUS="); ok {
+				status = append(status, v)
+			}
+			if l == "READY=1" {
+				ready++
+			}
+		}
+	}
+	if len(status) != 2 || !strings.Contains(status[0], "attempt 2") || !strings.Contains(status[1], "attempt 3") {
+		t.Errorf("STATUS= passed up %q; want one for each of the 2 restarts, attempts 2 and 3", status)
+	}
+	if ready != 1 {
+		t.Errorf("READY=1 passed up %d times, want once", ready)
+	}
+}
+
 func TestUsecSaturates(t *testing.T) {
 	if got := usec(1500); got != 1500*time.Microsecond {
 		t.Errorf("usec(1500) = %v", got)
