@@ -122,11 +122,17 @@ func waitGone(t *testing.T, pid int, within time.Duration) {
 	}
 }
 
-// TestStopDuringPause: a stop request ends the pause before a restart at
-// once, and no new start follows.
+// TestStopDuringPause: another signal that comes during the pause before
+// a restart, with no child to take it, is logged and dropped, and the
+// pause goes on; a stop request ends the pause at once, and no new start
+// follows.
 func TestStopDuringPause(t *testing.T) {
 	r := startRR(t, nil, append([]string{"--restart-sec=1h", "--"}, child("exit", "4")...)...)
 	r.next("restart")
+	r.signal(syscall.SIGUSR1)
+	if e := r.next("signal"); e.str("signal") != "SIGUSR1" || e.str("level") != "info" {
+		t.Errorf("signal event %v, want SIGUSR1 dropped at info", e)
+	}
 	r.signal(syscall.SIGTERM)
 	if st := r.wait(); st != 4 {
 		t.Errorf("status %d, want the last child's 4", st)
