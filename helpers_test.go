@@ -102,6 +102,18 @@ func helper(args []string) int {
 		}
 		say("ready %d", os.Getpid())
 		sleepForever()
+	case "notify-seq": // for each step: a duration is slept (the child's own pace), anything else sent with go-systemd; then wait
+		for _, step := range args[1:] {
+			if d, err := time.ParseDuration(step); err == nil {
+				time.Sleep(d)
+				continue
+			}
+			if ok, err := daemon.SdNotify(false, step); !ok || err != nil {
+				say("sdnotify-failed %v %v", ok, err)
+			}
+			say("sent %s", step)
+		}
+		sleepForever()
 	case "notify-on-usr1": // print the notify variables, then send each STATE with go-systemd on SIGUSR1; report SIGWINCH
 		// The test decides when the child becomes ready, so it can look
 		// at what restart-run did before that.

@@ -162,17 +162,47 @@ func TestWatchdog(t *testing.T) {
 	}
 }
 
-// TestExtendTimeout: EXTEND_TIMEOUT_USEC pushes the start timeout out.
+// TestExtendTimeout: EXTEND_TIMEOUT_USEC pushes the start timeout out, as
+// systemd does. A child that sends it and is ready only after the original
+// --timeout-start is not stopped; one that never gets ready is stopped at
+// the extended deadline: not at the original one, and not never. The child
+// is the Go helper (go-systemd), whose start is quick; the original
+// timeout (2s) leaves it ample time to send the extension first.
 func TestExtendTimeout(t *testing.T) {
-	needSystemdNotify(t)
-	r := startRR(t, nil, "--type=notify", "--timeout-start=300ms", "--notify-access=all", "--restart=no", "--", "sh", "-c",
-		"systemd-notify EXTEND_TIMEOUT_USEC=3000000; sleep 0.6; systemd-notify --ready; echo ready $$; exec sleep 1000")
-	r.next("ready")
-	r.signal(syscall.SIGTERM)
-	r.wait()
-	if n := len(r.named("timeout")); n != 0 {
-		t.Errorf("%d timeouts despite EXTEND_TIMEOUT_USEC", n)
-	}
+	t.Run("ready within the extension", func(t *testing.T) {
+		t.Parallel()
+		r := startRR(t, nil, append([]string{"--type=notify", "--timeout-start=2s", "--restart=no", "--"},
+			child("notify-seq", "EXTEND_TIMEOUT_USEC=60000000", "3s", "READY=1")...)...)
+		start := r.next("start")
+		ready := r.next("ready")
+		if d := ready.at(t).Sub(start.at(t)); d < 3*time.Second {
+			t.Errorf("ready %v after the start, before the child's 3s", d)
+		}
+		r.signal(syscall.SIGTERM)
+		r.wait()
+		if n := len(r.named("timeout")); n != 0 {
+			t.Errorf("%d timeouts despite EXTEND_TIMEOUT_USEC; log:\n%s", n, r.logText())
+		}
+	})
+	t.Run("never ready", func(t *testing.T) {
+		t.Parallel()
+		r := startRR(t, nil, append([]string{"--type=notify", "--timeout-start=2s", "--restart=no", "--"},
+			child("notify-seq", "EXTEND_TIMEOUT_USEC=5000000")...)...)
+		start := r.next("start")
+		r.line("sent")
+		// The extension is taken after the start, so the deadline it sets
+		// is at least 5s after the start event.
+		to := r.next("timeout")
+		if d := to.at(t).Sub(start.at(t)); d < 5*time.Second {
+			t.Errorf("timed out %v after the start, before the extended 5s; log:\n%s", d, r.logText())
+		}
+		if st := r.wait(); st != 143 {
+			t.Errorf("status %d, want 143 (stopped with SIGTERM)", st)
+		}
+		if e := r.named("exit"); len(e) != 1 || e[0].str("class") != "timeout" {
+			t.Errorf("exits %v, want one of class timeout", e)
+		}
+	})
 }
 
 // TestRestartReset: RESTART_RESET=1 from the child sets the backoff back.
