@@ -303,13 +303,23 @@ func TestLeftovers(t *testing.T) {
 	}
 }
 
-// TestNoZombies: a child that double-forks 200 short-lived grandchildren
-// leaves no zombie: restart-run, their subreaper, reaps them.
+// TestNoZombies: restart-run is the subreaper of its child's tree: an
+// orphan (a grandchild whose parent has exited) becomes its child, and a
+// child that double-forks 200 short-lived grandchildren leaves no zombie,
+// since restart-run reaps them. (Without the subreaper the orphans go to
+// init, which reaps them too: the zombie count alone cannot tell.)
 func TestNoZombies(t *testing.T) {
 	r := startRR(t, nil, "--restart=no", "--", "sh", "-c",
-		`i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; echo ready $$; exec sleep 1000`)
+		`(sleep 1000 & echo orphan $!); i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; echo ready $$; exec sleep 1000`)
+	orphan := r.line("orphan")[0]
 	r.waitReady()
 	pid := r.cmd.Process.Pid
+	// The subshell that started the sleep has exited and been waited for
+	// by the time the child says ready; the kernel reparents the sleep as
+	// its parent exits.
+	if ppid, _, ok := procStat(orphan); !ok || ppid != pid {
+		t.Errorf("orphan %s: parent %d (found %v), want restart-run (%d), its subreaper", orphan, ppid, ok, pid)
+	}
 	waitUntil(t, "no zombie children of restart-run", func() bool { return zombiesOf(pid) == 0 })
 	r.signal(syscall.SIGTERM)
 	if st := r.wait(); st != 143 {
