@@ -119,9 +119,9 @@ type signalChans struct {
 
 // catchSignals starts catching signals in the background and returns at
 // once. os/signal enables each signal with a round trip to a thread of its
-// own, about 20 µs apiece; 62 of them cost more than a millisecond, which
-// this way overlaps with flag parsing. Wait on ready before the first child
-// starts.
+// own, about 20 µs apiece; the 61 given to it here (1 to 64 but SIGKILL,
+// SIGSTOP and SIGURG) cost more than a millisecond, which this way overlaps
+// with flag parsing. Wait on ready before the first child starts.
 func catchSignals() *signalChans {
 	c := &signalChans{
 		chld: make(chan os.Signal, 1),
