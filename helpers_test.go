@@ -103,6 +103,38 @@ func helper(args []string) int {
 		}
 		say("ready %d", os.Getpid())
 		sleepForever()
+	case "notify-seq": // for each step: a duration is slept (the child's own pace), anything else sent with go-systemd; then wait
+		for _, step := range args[1:] {
+			if d, err := time.ParseDuration(step); err == nil {
+				time.Sleep(d)
+				continue
+			}
+			if ok, err := daemon.SdNotify(false, step); !ok || err != nil {
+				say("sdnotify-failed %v %v", ok, err)
+			}
+			say("sent %s", step)
+		}
+		sleepForever()
+	case "notify-on-usr1": // print the notify variables, then send each STATE with go-systemd on SIGUSR1; report SIGWINCH
+		// The test decides when the child becomes ready, so it can look
+		// at what restart-run did before that.
+		ch := make(chan os.Signal, 10)
+		signal.Notify(ch, syscall.SIGUSR1, syscall.SIGWINCH)
+		say("env NOTIFY_SOCKET=%s WATCHDOG_USEC=%s WATCHDOG_PID=%s", os.Getenv("NOTIFY_SOCKET"),
+			os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"))
+		say("waiting %d", os.Getpid())
+		for s := range ch {
+			if s == syscall.SIGWINCH {
+				say("got SIGWINCH")
+				continue
+			}
+			for _, state := range args[1:] {
+				if ok, err := daemon.SdNotify(false, state); !ok || err != nil {
+					say("sdnotify-failed %v %v", ok, err)
+				}
+			}
+			say("sent %d", os.Getpid())
+		}
 	case "graceful": // on SIGTERM say "term" and shut down until SIGUSR2, then exit 0; report SIGWINCH
 		ch := make(chan os.Signal, 10)
 		signal.Notify(ch, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGWINCH)
@@ -213,8 +245,9 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *rr {
 		cmd.Env = append(os.Environ(), helperEnv+"=1")
 	}
 	// Our own pipes rather than exec's: the readers run to EOF on their own
-	// time, and a process that outlives restart-run holding them shows up
-	// as a failure below instead of a hung Wait.
+	// time, and a process that outlives restart-run holding them is given
+	// at most deadline after restart-run's exit, then reported as a leak
+	// by wait instead of hanging the test.
 	stderrR, stderrW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -263,15 +296,22 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *rr {
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			r.status = 128 + int(ws.Signal())
 		}
-		timeout := time.After(deadline)
+		// One deadline for both readers: once it has passed, neither is
+		// waited for any more (a timer channel fires once, so a second
+		// receive from it would block for good). Closing our read ends
+		// then wakes a reader still blocked in Read.
+		timeout := time.NewTimer(deadline)
+		defer timeout.Stop()
+	wait:
 		for range 2 {
 			select {
 			case <-readers:
-			case <-timeout:
+			case <-timeout.C:
 				r.mu.Lock()
 				r.log = append(r.log, "TEST: a process outlived restart-run holding its stdout or stderr")
 				r.leak = true
 				r.mu.Unlock()
+				break wait
 			}
 		}
 		stderrR.Close()
@@ -338,7 +378,8 @@ func (r *rr) wait() int {
 		}
 		return r.status
 	case <-time.After(2 * deadline):
-		r.t.Fatalf("restart-run did not exit within %v; log:\n%s", deadline, r.logText())
+		// done closes at most deadline after the exit (see startCmd).
+		r.t.Fatalf("restart-run did not exit, or its output did not close, within %v; log:\n%s", 2*deadline, r.logText())
 		return -1
 	}
 }

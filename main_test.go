@@ -290,9 +290,20 @@ func TestEnvConfig(t *testing.T) {
 	if st, n := r.wait(), len(r.named("start")); st != 3 || n != 2 {
 		t.Errorf("--restart=on-failure over RESTART_RUN_RESTART=no, burst 2 from env: status %d, %d starts; want 3, 2", st, n)
 	}
-	r = startRR(t, []string{"RESTART_RUN_SUCCESS_EXIT_STATUS=3", "RESTART_RUN_LOG_LEVEL=warn"}, child("exit", "3")...)
-	if st := r.wait(); st != 3 || len(r.named("start")) != 0 || len(r.named("done")) != 0 {
-		t.Errorf("env success list and log level: status %d; log:\n%s", st, r.logText())
+	// Under the default on-failure, exit 3 is restarted unless the list
+	// read from the environment makes it clean: one start, then done.
+	r = startRR(t, []string{"RESTART_RUN_SUCCESS_EXIT_STATUS=3"}, child("exit", "3")...)
+	st := r.wait()
+	starts, exits, done := r.named("start"), r.named("exit"), r.named("done")
+	if st != 3 || len(starts) != 1 || len(exits) != 1 || exits[0].str("class") != "clean" ||
+		len(done) != 1 || done[0].num("exit_code") != 3 {
+		t.Errorf("RESTART_RUN_SUCCESS_EXIT_STATUS=3: status %d, %d starts, %d done events; want 3, 1 start with a clean exit, done; log:\n%s",
+			st, len(starts), len(done), r.logText())
+	}
+	// At warn the info events (start, a clean exit, done) are not logged.
+	r = startRR(t, []string{"RESTART_RUN_LOG_LEVEL=warn"}, child("exit", "0")...)
+	if st := r.wait(); st != 0 || len(r.named("start")) != 0 || len(r.named("done")) != 0 {
+		t.Errorf("RESTART_RUN_LOG_LEVEL=warn: status %d; log:\n%s", st, r.logText())
 	}
 }
 

@@ -1,17 +1,19 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 func needPython(t *testing.T) {
@@ -160,17 +162,47 @@ func TestWatchdog(t *testing.T) {
 	}
 }
 
-// TestExtendTimeout: EXTEND_TIMEOUT_USEC pushes the start timeout out.
+// TestExtendTimeout: EXTEND_TIMEOUT_USEC pushes the start timeout out, as
+// systemd does. A child that sends it and is ready only after the original
+// --timeout-start is not stopped; one that never gets ready is stopped at
+// the extended deadline: not at the original one, and not never. The child
+// is the Go helper (go-systemd), whose start is quick; the original
+// timeout (2s) leaves it ample time to send the extension first.
 func TestExtendTimeout(t *testing.T) {
-	needSystemdNotify(t)
-	r := startRR(t, nil, "--type=notify", "--timeout-start=300ms", "--notify-access=all", "--restart=no", "--", "sh", "-c",
-		"systemd-notify EXTEND_TIMEOUT_USEC=3000000; sleep 0.6; systemd-notify --ready; echo ready $$; exec sleep 1000")
-	r.next("ready")
-	r.signal(syscall.SIGTERM)
-	r.wait()
-	if n := len(r.named("timeout")); n != 0 {
-		t.Errorf("%d timeouts despite EXTEND_TIMEOUT_USEC", n)
-	}
+	t.Run("ready within the extension", func(t *testing.T) {
+		t.Parallel()
+		r := startRR(t, nil, append([]string{"--type=notify", "--timeout-start=2s", "--restart=no", "--"},
+			child("notify-seq", "EXTEND_TIMEOUT_USEC=60000000", "3s", "READY=1")...)...)
+		start := r.next("start")
+		ready := r.next("ready")
+		if d := ready.at(t).Sub(start.at(t)); d < 3*time.Second {
+			t.Errorf("ready %v after the start, before the child's 3s", d)
+		}
+		r.signal(syscall.SIGTERM)
+		r.wait()
+		if n := len(r.named("timeout")); n != 0 {
+			t.Errorf("%d timeouts despite EXTEND_TIMEOUT_USEC; log:\n%s", n, r.logText())
+		}
+	})
+	t.Run("never ready", func(t *testing.T) {
+		t.Parallel()
+		r := startRR(t, nil, append([]string{"--type=notify", "--timeout-start=2s", "--restart=no", "--"},
+			child("notify-seq", "EXTEND_TIMEOUT_USEC=5000000")...)...)
+		start := r.next("start")
+		r.line("sent")
+		// The extension is taken after the start, so the deadline it sets
+		// is at least 5s after the start event.
+		to := r.next("timeout")
+		if d := to.at(t).Sub(start.at(t)); d < 5*time.Second {
+			t.Errorf("timed out %v after the start, before the extended 5s; log:\n%s", d, r.logText())
+		}
+		if st := r.wait(); st != 143 {
+			t.Errorf("status %d, want 143 (stopped with SIGTERM)", st)
+		}
+		if e := r.named("exit"); len(e) != 1 || e[0].str("class") != "timeout" {
+			t.Errorf("exits %v, want one of class timeout", e)
+		}
+	})
 }
 
 // TestRestartReset: RESTART_RESET=1 from the child sets the backoff back.
@@ -193,72 +225,224 @@ if [ $n -eq 3 ]; then systemd-notify RESTART_RESET=1; fi; exit 1`, counter)
 	}
 }
 
-// TestUpwardRelay: under a notify-aware supervisor (a socket of the test's
-// own standing in for systemd) restart-run passes READY=1 up after its
-// child's, pings WATCHDOG=1 at half its own period, sends STOPPING=1 on
-// SIGTERM, and keeps the outer variables from the child.
-func TestUpwardRelay(t *testing.T) {
-	dir := t.TempDir()
-	addr := filepath.Join(dir, "systemd")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
+// outerSocket stands in for systemd: the NOTIFY_SOCKET restart-run itself
+// gets under a notify-aware supervisor. The kernel stamps each datagram
+// with its time of arrival (SO_TIMESTAMPNS), so the gaps between
+// restart-run's sends do not depend on when the test reads them.
+type outerSocket struct {
+	t    *testing.T
+	addr string
+	fd   int
+}
+
+// outerMsg is one datagram restart-run sent up, and when it arrived.
+type outerMsg struct {
+	payload string
+	at      time.Time
+}
+
+func openOuter(t *testing.T) *outerSocket {
+	t.Helper()
+	addr := filepath.Join(t.TempDir(), "systemd")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	msgs := make(chan string, 100)
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(b)
-			if err != nil {
-				return
-			}
-			msgs <- string(b[:n])
-		}
-	}()
-	env := []string{"NOTIFY_SOCKET=" + addr, "WATCHDOG_USEC=200000"}
-	r := startRR(t, env, append([]string{"--type=notify", "--restart=no", "--"}, child("sdnotify", "READY=1")...)...)
-	envLine := r.line("env")
-	seen := strings.Join(envLine, " ")
-	if strings.Contains(seen, addr) || strings.Contains(seen, "WATCHDOG_USEC=200000") {
-		t.Errorf("child saw the outer supervisor's variables: %s", seen)
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		t.Fatal(err)
 	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+		t.Fatal(err)
+	}
+	return &outerSocket{t: t, addr: addr, fd: fd}
+}
+
+// tryRecv takes a datagram that is already queued, without waiting; ok is
+// false when there is none. Everything restart-run has sent by now is
+// queued: sendNotify returns once the kernel has the datagram.
+func (o *outerSocket) tryRecv() (m outerMsg, ok bool) {
+	o.t.Helper()
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))))
+	n, noob, _, _, err := unix.Recvmsg(o.fd, buf, oob, unix.MSG_DONTWAIT)
+	if errors.Is(err, unix.EAGAIN) {
+		return outerMsg{}, false
+	}
+	if err != nil {
+		o.t.Fatalf("outer socket: %v", err)
+	}
+	cmsgs, err := unix.ParseSocketControlMessage(oob[:noob])
+	if err != nil {
+		o.t.Fatalf("outer socket: control data: %v", err)
+	}
+	for _, c := range cmsgs {
+		if c.Header.Level == unix.SOL_SOCKET && c.Header.Type == unix.SCM_TIMESTAMPNS {
+			var ts unix.Timespec
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&ts)), unsafe.Sizeof(ts)), c.Data)
+			m.at = time.Unix(ts.Unix())
+		}
+	}
+	if m.at.IsZero() {
+		o.t.Fatalf("outer socket: datagram %q came without its arrival time", buf[:n])
+	}
+	m.payload = string(buf[:n])
+	return m, true
+}
+
+// expect waits for the next datagram that contains want, skipping others.
+func (o *outerSocket) expect(r *rr, want string) outerMsg {
+	o.t.Helper()
+	stop := time.Now().Add(deadline)
+	for {
+		if m, ok := o.tryRecv(); ok {
+			if strings.Contains(m.payload, want) {
+				return m
+			}
+			continue
+		}
+		left := time.Until(stop)
+		if left <= 0 {
+			o.t.Fatalf("no %q from restart-run within %v; log:\n%s", want, deadline, r.logText())
+		}
+		fds := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, int(left.Milliseconds())+1); err != nil && !errors.Is(err, unix.EINTR) {
+			o.t.Fatalf("outer socket: poll: %v", err)
+		}
+	}
+}
+
+// queued takes every datagram already queued.
+func (o *outerSocket) queued() []outerMsg {
+	o.t.Helper()
+	var out []outerMsg
+	for {
+		m, ok := o.tryRecv()
+		if !ok {
+			return out
+		}
+		out = append(out, m)
+	}
+}
+
+// TestUpwardRelay: under a notify-aware supervisor (a socket of the test's
+// own standing in for systemd) restart-run passes READY=1 up once its
+// child has sent its own, and not before; it sends STOPPING=1 on SIGTERM;
+// and the child sees none of the outer NOTIFY_SOCKET, WATCHDOG_USEC and
+// WATCHDOG_PID, only a NOTIFY_SOCKET of its own. (An earlier version took
+// the test's reading time of READY=1 for its sending time, so READY=1 sent
+// at the child's start passed; with it, the outer socket got READY=1 a
+// second before the child was ready.)
+func TestUpwardRelay(t *testing.T) {
+	o := openOuter(t)
+	// WATCHDOG_PID names another process, so restart-run pings nothing up
+	// here and the variables are all the test looks at; TestUpwardWatchdog
+	// has the pings.
+	env := []string{"NOTIFY_SOCKET=" + o.addr, "WATCHDOG_USEC=200000", "WATCHDOG_PID=4242"}
+	r := startRR(t, env, append([]string{"--type=notify", "--restart=no", "--"}, child("notify-on-usr1", "READY=1")...)...)
+	envLine := r.line("env")
 	own := strings.TrimPrefix(envLine[0], "NOTIFY_SOCKET=")
-	if own == "" {
-		t.Fatalf("child got no NOTIFY_SOCKET of its own: %s", seen)
+	if own == "" || own == o.addr || strings.Join(envLine[1:], " ") != "WATCHDOG_USEC= WATCHDOG_PID=" {
+		t.Errorf("child saw %v; want a NOTIFY_SOCKET of its own and no WATCHDOG_USEC or WATCHDOG_PID", envLine)
 	}
 	if st, err := os.Stat(filepath.Dir(own)); err != nil || st.Mode().Perm() != 0o700 {
-		t.Errorf("notify socket directory %s: %v, mode %v; want 0700", filepath.Dir(own), err, st.Mode())
+		t.Errorf("notify socket directory %s: %v; want mode 0700", filepath.Dir(own), err)
 	}
-	sent, _ := strconv.ParseInt(r.line("sent")[0], 10, 64)
-	expect := func(want string) time.Time {
-		t.Helper()
-		timeout := time.After(deadline)
-		for {
-			select {
-			case m := <-msgs:
-				if strings.Contains(m, want) {
-					return time.Now()
-				}
-			case <-timeout:
-				t.Fatalf("no %q from restart-run within %v; log:\n%s", want, deadline, r.logText())
-			}
+	r.line("waiting")
+	// A signal forwarded to the child is handled in restart-run's loop,
+	// which runs only once the start (and whatever it sends up) is done.
+	r.signal(syscall.SIGWINCH)
+	r.line("got")
+	for _, m := range o.queued() {
+		if strings.Contains(m.payload, "READY=1") {
+			t.Fatalf("READY=1 passed up (%q) before the child was ready; log:\n%s", m.payload, r.logText())
 		}
 	}
-	if at := expect("READY=1"); at.UnixNano() < sent {
-		t.Errorf("READY=1 passed up before the child sent its own")
+	r.signal(syscall.SIGUSR1) // forwarded: the child sends READY=1 now
+	ready := o.expect(r, "READY=1")
+	if want := fmt.Sprintf("MAINPID=%d", r.cmd.Process.Pid); !strings.Contains(ready.payload, want) {
+		t.Errorf("passed up %q, want %s in it", ready.payload, want)
 	}
-	expect("WATCHDOG=1")
-	expect("WATCHDOG=1")
-	r.waitReady()
+	r.line("sent")
+	r.next("ready")
 	r.signal(syscall.SIGTERM)
-	expect("STOPPING=1")
+	o.expect(r, "STOPPING=1")
 	r.wait()
 	if n := len(r.named("ready")); n != 1 {
 		t.Errorf("%d ready events, want 1", n)
 	}
 	if _, err := os.Stat(filepath.Dir(own)); !os.IsNotExist(err) {
 		t.Errorf("notify socket directory still there after exit: %v", err)
+	}
+}
+
+// TestUpwardWatchdog: given WATCHDOG_USEC (and its own WATCHDOG_PID),
+// restart-run pings WATCHDOG=1 up at half that period, as sd_watchdog_enabled(3)
+// advises, so that a late ping does not trip the outer watchdog. The gaps
+// are the kernel's arrival times: pinging at the full period makes every
+// gap at least the period (a timer never fires early); at half, a gap
+// reaches 0.8 of it only when restart-run is held up by 0.3 of it (600ms),
+// and three of four gaps must be shorter.
+func TestUpwardWatchdog(t *testing.T) {
+	const period = 2 * time.Second
+	o := openOuter(t)
+	// WATCHDOG_PID must be restart-run's own, as systemd sets it: sh
+	// puts its pid there and execs restart-run, which keeps it.
+	cmd := exec.Command("sh", "-c", `export WATCHDOG_PID=$$; exec "$@"`, "sh", rrBin, "--restart=no", "--",
+		"sh", "-c", `echo env $WATCHDOG_USEC.$WATCHDOG_PID.; echo ready $$; exec sleep 1000`)
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "NOTIFY_SOCKET="+o.addr,
+		fmt.Sprintf("WATCHDOG_USEC=%d", period.Microseconds()))
+	r := startCmd(t, cmd)
+	if got := r.line("env"); got[0] != ".." {
+		t.Errorf("child saw WATCHDOG_USEC.WATCHDOG_PID. = %s, want neither", got[0])
+	}
+	var pings []time.Time
+	for range 5 {
+		pings = append(pings, o.expect(r, "WATCHDOG=1").at)
+	}
+	short := 0
+	var gaps []time.Duration
+	for i := 1; i < len(pings); i++ {
+		gap := pings[i].Sub(pings[i-1])
+		gaps = append(gaps, gap)
+		if gap < period*8/10 {
+			short++
+		}
+	}
+	if short < 3 {
+		t.Errorf("WATCHDOG=1 gaps %v; want at least 3 of them under 0.8 of the %v period (pings at half of it)", gaps, period)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait()
+}
+
+// TestUpwardStatus: restart-run passes STATUS= up on each restart, and
+// READY=1 only once, for the first child.
+func TestUpwardStatus(t *testing.T) {
+	o := openOuter(t)
+	r := startRR(t, []string{"NOTIFY_SOCKET=" + o.addr}, append([]string{"--restart=on-failure", "--restart-sec=0",
+		"--burst=0", "--max-restarts=2", "--"}, child("exit", "3")...)...)
+	if st := r.wait(); st != 3 {
+		t.Errorf("status %d, want 3; log:\n%s", st, r.logText())
+	}
+	// restart-run has exited: all it sent is queued.
+	var status []string
+	ready := 0
+	for _, m := range o.queued() {
+		for _, l := range strings.Split(m.payload, "\n") {
+			if v, ok := strings.CutPrefix(l, "STATUS="); ok {
+				status = append(status, v)
+			}
+			if l == "READY=1" {
+				ready++
+			}
+		}
+	}
+	if len(status) != 2 || !strings.Contains(status[0], "attempt 2") || !strings.Contains(status[1], "attempt 3") {
+		t.Errorf("STATUS= passed up %q; want one for each of the 2 restarts, attempts 2 and 3", status)
+	}
+	if ready != 1 {
+		t.Errorf("READY=1 passed up %d times, want once", ready)
 	}
 }
 

@@ -125,11 +125,17 @@ func waitGone(t *testing.T, pid int, within time.Duration) {
 	}
 }
 
-// TestStopDuringPause: a stop request ends the pause before a restart at
-// once, and no new start follows.
+// TestStopDuringPause: another signal that comes during the pause before
+// a restart, with no child to take it, is logged and dropped, and the
+// pause goes on; a stop request ends the pause at once, and no new start
+// follows.
 func TestStopDuringPause(t *testing.T) {
 	r := startRR(t, nil, append([]string{"--restart-sec=1h", "--"}, child("exit", "4")...)...)
 	r.next("restart")
+	r.signal(syscall.SIGUSR1)
+	if e := r.next("signal"); e.str("signal") != "SIGUSR1" || e.str("level") != "info" {
+		t.Errorf("signal event %v, want SIGUSR1 dropped at info", e)
+	}
 	r.signal(syscall.SIGTERM)
 	if st := r.wait(); st != 4 {
 		t.Errorf("status %d, want the last child's 4", st)
@@ -203,7 +209,8 @@ func TestSignalBurst(t *testing.T) {
 }
 
 // TestSIGPIPE: with its stderr a pipe nobody reads any more, restart-run
-// keeps supervising and restarting; SIGPIPE sent to it is not forwarded.
+// keeps supervising and restarting, and a SIGPIPE sent to it from outside
+// does not kill it either.
 func TestSIGPIPE(t *testing.T) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -214,14 +221,12 @@ func TestSIGPIPE(t *testing.T) {
 		child("exit", "1")...)...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	cmd.Stderr = pw
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stdout, stdoutW := pipeOut(t, cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()
+	stdoutW.Close()
 	sc := bufio.NewScanner(stdout)
 	starts := 0
 	for sc.Scan() {
@@ -234,13 +239,37 @@ func TestSIGPIPE(t *testing.T) {
 			}
 		}
 	}
-	cmd.Wait()
+	if err := sc.Err(); err != nil {
+		cmd.Process.Kill()
+		t.Errorf("reading the children's output: %v (%d starts so far)", err, starts)
+	}
+	if !exited(cmd) {
+		t.Fatalf("restart-run did not exit within %v", deadline)
+	}
 	if st := cmd.ProcessState.ExitCode(); st != 1 {
 		t.Errorf("status %d (%v), want 1", st, cmd.ProcessState)
 	}
 	if starts != 21 {
 		t.Errorf("%d starts, want 21", starts)
 	}
+}
+
+// pipeOut makes cmd's stdout a pipe and returns both ends; reads from
+// the read end fail once the deadline has passed, so a test that scans it
+// cannot hang on a restart-run that never exits. The caller closes the
+// write end once cmd has started.
+func pipeOut(t *testing.T, cmd *exec.Cmd) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	if err := r.SetReadDeadline(time.Now().Add(deadline)); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	return r, w
 }
 
 // TestLeftovers: after the child ends, what is left of its process group and
@@ -277,13 +306,23 @@ func TestLeftovers(t *testing.T) {
 	}
 }
 
-// TestNoZombies: a child that double-forks 200 short-lived grandchildren
-// leaves no zombie: restart-run, their subreaper, reaps them.
+// TestNoZombies: restart-run is the subreaper of its child's tree: an
+// orphan (a grandchild whose parent has exited) becomes its child, and a
+// child that double-forks 200 short-lived grandchildren leaves no zombie,
+// since restart-run reaps them. (Without the subreaper the orphans go to
+// init, which reaps them too: the zombie count alone cannot tell.)
 func TestNoZombies(t *testing.T) {
 	r := startRR(t, nil, "--restart=no", "--", "sh", "-c",
-		`i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; echo ready $$; exec sleep 1000`)
+		`(sleep 1000 & echo orphan $!); i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; echo ready $$; exec sleep 1000`)
+	orphan := r.line("orphan")[0]
 	r.waitReady()
 	pid := r.cmd.Process.Pid
+	// The subshell that started the sleep has exited and been waited for
+	// by the time the child says ready; the kernel reparents the sleep as
+	// its parent exits.
+	if ppid, _, ok := procStat(orphan); !ok || ppid != pid {
+		t.Errorf("orphan %s: parent %d (found %v), want restart-run (%d), its subreaper", orphan, ppid, ok, pid)
+	}
 	waitUntil(t, "no zombie children of restart-run", func() bool { return zombiesOf(pid) == 0 })
 	r.signal(syscall.SIGTERM)
 	if st := r.wait(); st != 143 {
@@ -343,14 +382,17 @@ func TestSIGPIPEDebug(t *testing.T) {
 	pr.Close()
 	cmd := exec.Command(rrBin, "--log-level=debug", "--restart=always", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
 	cmd.Stderr = pw
-	stdout, _ := cmd.StdoutPipe()
+	stdout, stdoutW := pipeOut(t, cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()
+	stdoutW.Close()
 	sc := bufio.NewScanner(stdout)
 	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "ready ") {
-		t.Fatalf("no ready line")
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no ready line: %v", sc.Err())
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if !exited(cmd) {
@@ -554,7 +596,8 @@ func stoppedState(t *testing.T, pid int) {
 // after the stop signal, as systemd's kill_and_sigcont does, so it acts on
 // the signal at once (143) instead of waiting out --timeout-stop for
 // SIGKILL (137): after a stop request, and after restart-run's own kill
-// for failed health checks.
+// for failed health checks. A stopped leftover of the child's group gets
+// the same from the cleanup after the child has ended.
 func TestStopContinuesStoppedChild(t *testing.T) {
 	t.Run("stop request", func(t *testing.T) {
 		r := startRR(t, nil, "--timeout-stop=1m", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
@@ -587,6 +630,24 @@ func TestStopContinuesStoppedChild(t *testing.T) {
 		}
 		if k := r.named("kill"); len(k) != 0 {
 			t.Errorf("kill events %v, want none", k)
+		}
+	})
+	t.Run("leftover", func(t *testing.T) {
+		// Without the SIGCONT after the cleanup's SIGTERM, the stopped
+		// sleep would keep it pending for the whole minute until SIGKILL.
+		r := startRR(t, nil, "--timeout-stop=1m", "--restart=no", "--", "sh", "-c",
+			"sleep 1000 & echo grand $!; echo ready $$; wait")
+		g, _ := strconv.Atoi(r.line("grand")[0])
+		pid := r.waitReady()
+		_ = unix.Kill(g, unix.SIGSTOP)
+		stoppedState(t, g)
+		_ = unix.Kill(pid, unix.SIGKILL) // the child ends; the sleep is left over, stopped
+		waitGone(t, g, deadline)
+		if st := r.wait(); st != 137 {
+			t.Errorf("status %d, want the child's 137; log:\n%s", st, r.logText())
+		}
+		if k := r.named("kill"); len(k) != 0 {
+			t.Errorf("kill events %v, want none (the leftover acted on SIGTERM)", k)
 		}
 	})
 }
