@@ -50,6 +50,21 @@ func settleMemory() int {
 	return releaseStartupPages()
 }
 
+// residentBytes is restart-run's resident set size, from /proc/self/statm,
+// or 0 when it cannot be read.
+func residentBytes() int {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.Atoi(f[1])
+	return pages * os.Getpagesize()
+}
+
 // releaseStartupPages hands back the pages of restart-run's own binary that
 // only start-up touched (the runtime's type and itab tables, flag parsing,
 // package initialisation): most of the binary, against the few pages that

@@ -41,12 +41,17 @@ func TestSettleBuilds(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := startCmd(t, cmd)
-		released := r.next("memory").num("released")
+		mem := r.next("memory")
 		stdin.Close()
-		// Only the static ET_EXEC build hands its read-only pages back.
-		if static := b.mode == "exe"; static != (released > 0) {
-			t.Errorf("-buildmode=%s CGO_ENABLED=%s: %.0f bytes of the binary handed back; want them %s", b.mode, b.cgo, released,
+		// Only the static ET_EXEC build hands its read-only pages back,
+		// and its resident set falls by a good part of them.
+		advised, before, after := mem.num("advised"), mem.num("rss_before"), mem.num("rss_after")
+		if static := b.mode == "exe"; static != (advised > 0) {
+			t.Errorf("-buildmode=%s CGO_ENABLED=%s: %.0f bytes of the binary's mappings advised; want %s", b.mode, b.cgo, advised,
 				map[bool]string{true: "more than 0", false: "0"}[static])
+		}
+		if b.mode == "exe" && (before <= 0 || before-after < 1<<20) {
+			t.Errorf("static build: resident %.0f bytes before, %.0f after; want it at least 1 MiB less", before, after)
 		}
 		if code := r.wait(); code != 4 {
 			t.Errorf("-buildmode=%s CGO_ENABLED=%s: status %d, want 4; log:\n%s", b.mode, b.cgo, code, r.logText())

@@ -250,8 +250,10 @@ func (s *supervisor) run() int {
 			s.onHealthOutput(r)
 		case <-s.settle.C():
 			s.settle.on = false
-			released := settleMemory()
-			s.log.Debug().Str("event", "memory").Int("released", released).Msg("start-up memory handed back")
+			before := residentBytes()
+			advised := settleMemory()
+			s.log.Debug().Str("event", "memory").Int("advised", advised).
+				Int("rss_before", before).Int("rss_after", residentBytes()).Msg("start-up memory handed back")
 		case <-s.upWatchdog.C():
 			s.tellUp("WATCHDOG=1")
 			s.upWatchdog.set(s.up.watchdog)
