@@ -79,16 +79,19 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 // zombiesOf counts the zombie children of ppid.
-func zombiesOf(ppid int) int {
-	n := 0
+func zombiesOf(ppid int) int { return len(zombiePids(ppid)) }
+
+// zombiePids lists the zombie children of ppid.
+func zombiePids(ppid int) []int {
+	var out []int
 	for _, p := range childrenOf(ppid) {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid)); err == nil {
 			if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'Z' {
-				n++
+				out = append(out, p.pid)
 			}
 		}
 	}
-	return n
+	return out
 }
 
 // alive reports whether pid exists and is not a zombie.
