@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // ptyShell is an interactive bash on a pseudo-terminal: the job control
@@ -175,7 +176,15 @@ func TestTerminalStopSignals(t *testing.T) {
 	sh := startShell(t)
 	sh.send(fmt.Sprintf("%s --restart=always --stop-signals=TERM,INT --log-format=json -- %s\n", rrBin,
 		strings.Join(child("signals", "QUIT"), " ")))
-	sh.expect(`ready (\d+)`)
+	pid := sh.expect(`ready (\d+)`)[1]
+	// The terminal's sentinel leads the child's group; it must be up
+	// (ignoring SIGQUIT, since QUIT is no stop signal here) before Ctrl-\:
+	// a Go program that has not yet set its signals dies of SIGQUIT.
+	_, sentinel, ok := procStat(pid)
+	if !ok {
+		t.Fatalf("no /proc stat for the child %s", pid)
+	}
+	waitUntil(t, "the sentinel ignores SIGQUIT", func() bool { return ignores(sentinel, unix.SIGQUIT) })
 	sh.send("\x1c") // Ctrl-\
 	sh.expect(`got SIGQUIT`)
 	sh.send("\x03")
