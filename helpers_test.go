@@ -19,12 +19,42 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rrBin is the restart-run binary built once for the end-to-end tests.
-var rrBin string
-
 // helperEnv marks the test binary re-executed as a child. It is not
 // prefixed RESTART_RUN_, which restart-run strips.
 const helperEnv = "RRTEST_HELPER"
+
+// The restart-run binary for the end-to-end tests, built once, by the first
+// test that needs it: a run of unit tests alone (go test -run TestLimiter,
+// the mutation pass of tools/mutation.sh) does not pay for the build.
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildPath string
+	buildErr  error
+)
+
+// rrBin is the path of the built restart-run binary.
+func rrBin(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "restart-run-test"); buildErr != nil {
+			return
+		}
+		buildPath = filepath.Join(buildDir, "restart-run")
+		args := []string{"build", "-o", buildPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		build := exec.Command("go", append(args, ".")...)
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatalf("building restart-run: %v", buildErr)
+	}
+	return buildPath
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
@@ -33,24 +63,10 @@ func TestMain(m *testing.M) {
 	// Race-enabled programs sleep a second at exit by default; the helper
 	// children and the binary under test would each pay it.
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
-	dir, err := os.MkdirTemp("", "restart-run-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rrBin = filepath.Join(dir, "restart-run")
-	args := []string{"build", "-o", rrBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building restart-run:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
 	os.Exit(code)
 }
 
@@ -199,7 +215,7 @@ const deadline = 10 * time.Second
 
 func startRR(t *testing.T, env []string, args ...string) *rr {
 	t.Helper()
-	cmd := exec.Command(rrBin, args...)
+	cmd := exec.Command(rrBin(t), args...)
 	cmd.Env = append(append(os.Environ(), helperEnv+"=1"), env...)
 	return startCmd(t, cmd)
 }

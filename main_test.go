@@ -408,7 +408,7 @@ func TestRedactURL(t *testing.T) {
 
 func checkBad(t *testing.T, env, args, want []string, marker string) string {
 	t.Helper()
-	cmd := exec.Command(rrBin, args...)
+	cmd := exec.Command(rrBin(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -445,7 +445,7 @@ func TestCommandCannotRun(t *testing.T) {
 		{plain, 126, "permission denied"},
 		{dir, 126, "is a directory"},
 	} {
-		cmd := exec.Command(rrBin, "--restart=always", "--", tc.cmd)
+		cmd := exec.Command(rrBin(t), "--restart=always", "--", tc.cmd)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		cmd.Run()
@@ -484,7 +484,7 @@ func runReport(t *testing.T, extra *os.File, viaRR bool) report {
 	t.Helper()
 	argv := child("report")
 	if viaRR {
-		argv = append([]string{rrBin, "--restart=no", "--"}, argv...)
+		argv = append([]string{rrBin(t), "--restart=no", "--"}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1", "RESTART_RUN_BURST=4", "RESTART_RUN_ANYTHING=x", "KEEP_ME=yes")
@@ -557,7 +557,7 @@ os.execv(sys.argv[1], sys.argv[1:])`
 	// --watchdog the command goes through the exec shim, which must leave
 	// the same state.
 	for _, extra := range [][]string{nil, {"--watchdog=1h"}} {
-		args := append(append([]string{"-c", prog, rrBin, "--restart=no"}, extra...), "--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status")
+		args := append(append([]string{"-c", prog, rrBin(t), "--restart=no"}, extra...), "--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status")
 		out, err := exec.Command("python3", args...).Output()
 		if err != nil {
 			t.Fatalf("%v: %s", err, out)

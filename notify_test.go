@@ -598,7 +598,7 @@ func TestNotifyManyFDs(t *testing.T) {
 func TestNotifyFDFloodLowLimit(t *testing.T) {
 	const starts = 30
 	// Both limits: the Go runtime raises the soft limit to the hard one.
-	cmd := exec.Command("sh", append([]string{"-c", `ulimit -n 16 && exec "$0" "$@"`, rrBin,
+	cmd := exec.Command("sh", append([]string{"-c", `ulimit -n 16 && exec "$0" "$@"`, rrBin(t),
 		"--type=notify", "--restart=always", "--restart-sec=0", "--burst=0", "--"}, child("notify-ready")...)...)
 	r := startCmd(t, cmd)
 	path, _ := strings.CutPrefix(r.line("env")[0], "NOTIFY_SOCKET=")

@@ -106,7 +106,7 @@ func (sh *ptyShell) expect(re string) []string {
 func TestTerminal(t *testing.T) {
 	sh := startShell(t)
 	script := `echo ready $$; read line; echo "read:$line"; exit 1`
-	sh.send(fmt.Sprintf("%s --restart=always --restart-sec=0 --burst=0 --log-format=json -- sh -c '%s'\n", rrBin, script))
+	sh.send(fmt.Sprintf("%s --restart=always --restart-sec=0 --burst=0 --log-format=json -- sh -c '%s'\n", rrBin(t), script))
 
 	// The child reads the terminal, then exits 1 and is restarted.
 	sh.expect(`ready (\d+)`)
@@ -146,7 +146,7 @@ func TestTerminal(t *testing.T) {
 // TestTerminalSetsidChild: in a terminal a child that leaves its process
 // group (setsid) is still stopped by SIGTERM to restart-run.
 func TestTerminalSetsidChild(t *testing.T) {
-	cmd := exec.Command(rrBin, "--timeout-stop=1s", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 300")
+	cmd := exec.Command(rrBin(t), "--timeout-stop=1s", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 300")
 	cmd.Env = os.Environ()
 	tty, err := pty.Start(cmd)
 	if err != nil {
@@ -173,7 +173,7 @@ func TestTerminalSetsidChild(t *testing.T) {
 // sentinel too.
 func TestTerminalStopSignals(t *testing.T) {
 	sh := startShell(t)
-	sh.send(fmt.Sprintf("%s --restart=always --stop-signals=TERM,INT --log-format=json -- %s\n", rrBin,
+	sh.send(fmt.Sprintf("%s --restart=always --stop-signals=TERM,INT --log-format=json -- %s\n", rrBin(t),
 		strings.Join(child("signals", "QUIT"), " ")))
 	sh.expect(`ready (\d+)`)
 	sh.send("\x1c") // Ctrl-\
