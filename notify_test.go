@@ -96,6 +96,7 @@ func TestParseNotify(t *testing.T) {
 		{"READY", "no '='"},
 		{"READY=1\ngarbage", `"garbage" has no '='`},
 		{strings.Repeat("y", 100), `"` + strings.Repeat("y", 64) + `..." has no '='`},
+		{strings.Repeat("z", 64), `"` + strings.Repeat("z", 64) + `" has no '='`}, // 64 bytes are shown whole
 		{"WATCHDOG_USEC=abc", "WATCHDOG_USEC"},
 		{"WATCHDOG_USEC=", "WATCHDOG_USEC"},
 		{"WATCHDOG_USEC=-1", "WATCHDOG_USEC"},
