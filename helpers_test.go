@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,6 +46,9 @@ func rrBin(tb testing.TB) string {
 		if raceEnabled {
 			args = append(args, "-race")
 		}
+		if coverDir != "" {
+			args = append(args, "-cover", "-covermode="+testing.CoverMode())
+		}
 		build := exec.Command("go", append(args, ".")...)
 		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("%v\n%s", err, out)
@@ -56,6 +60,13 @@ func rrBin(tb testing.TB) string {
 	return buildPath
 }
 
+// coverDir, under go test -cover, collects the coverage counters of the
+// restart-run binaries the tests start (built with -cover too), which
+// addCoverage adds to the test's own profile: without them a profile would
+// show the supervisor as never run, and gremlins, which tests only the
+// mutants a profile shows as run, would skip it.
+var coverDir string
+
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(helper(os.Args[1:]))
@@ -63,11 +74,63 @@ func TestMain(m *testing.M) {
 	// Race-enabled programs sleep a second at exit by default; the helper
 	// children and the binary under test would each pay it.
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
+	if testing.CoverMode() != "" {
+		var err error
+		if coverDir, err = os.MkdirTemp("", "restart-run-cover"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Setenv("GOCOVERDIR", coverDir) // for the children, not for us
+	}
 	code := m.Run()
+	if coverDir != "" {
+		if err := addCoverage(coverDir); err != nil {
+			fmt.Fprintln(os.Stderr, "adding the binary's coverage to the profile:", err)
+			code = 1
+		}
+		os.RemoveAll(coverDir)
+	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
 	os.Exit(code)
+}
+
+// addCoverage appends the counters the children left in dir to the profile
+// m.Run has written (-test.coverprofile), as text profile lines; a reader
+// of the profile adds up the counts of a block that appears twice. A child
+// killed outright leaves no counters: a path only such a child ran stays
+// uncovered.
+func addCoverage(dir string) error {
+	f := flag.Lookup("test.coverprofile")
+	if f == nil || f.Value.String() == "" {
+		return nil // go test -cover without a profile: percentages only
+	}
+	profile := f.Value.String()
+	if out := flag.Lookup("test.outputdir"); out != nil && out.Value.String() != "" && !filepath.IsAbs(profile) {
+		profile = filepath.Join(out.Value.String(), profile)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) == 0 {
+		return nil // no end-to-end test ran
+	}
+	text := filepath.Join(dir, "profile.txt")
+	if out, err := exec.Command("go", "tool", "covdata", "textfmt", "-i="+dir, "-o="+text).CombinedOutput(); err != nil {
+		return fmt.Errorf("go tool covdata: %v: %s", err, out)
+	}
+	b, err := os.ReadFile(text)
+	if err != nil {
+		return err
+	}
+	_, blocks, _ := strings.Cut(string(b), "\n") // less its "mode:" line
+	pf, err := os.OpenFile(profile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := pf.WriteString(blocks); err != nil {
+		pf.Close()
+		return err
+	}
+	return pf.Close()
 }
 
 // helper is the child the end-to-end tests supervise: the test binary run
