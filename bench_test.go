@@ -65,7 +65,7 @@ func BenchmarkParseFlags(b *testing.B) {
 // BenchmarkRestartCycle is one whole restart of a child that exits at once:
 // the built binary runs /bin/true b.N+1 times with no pause and no limit.
 func BenchmarkRestartCycle(b *testing.B) {
-	cmd := exec.Command(rrBin, "--restart=always", "--restart-sec=0", "--burst=0", "--log-level=error",
+	cmd := exec.Command(rrBin(b), "--restart=always", "--restart-sec=0", "--burst=0", "--log-level=error",
 		"--max-restarts="+strconv.Itoa(b.N), "--", "true")
 	b.ResetTimer()
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -77,7 +77,7 @@ func BenchmarkRestartCycle(b *testing.B) {
 // lines a cycle (start, exit, restart) written to a pipe that is read as
 // fast as it comes: the cost of logging on the restart path.
 func BenchmarkRestartCycleLogged(b *testing.B) {
-	cmd := exec.Command(rrBin, "--restart=always", "--restart-sec=0", "--burst=0", "--log-level=info",
+	cmd := exec.Command(rrBin(b), "--restart=always", "--restart-sec=0", "--burst=0", "--log-level=info",
 		"--max-restarts="+strconv.Itoa(b.N), "--", "true")
 	b.ResetTimer()
 	if out, err := cmd.CombinedOutput(); err != nil {

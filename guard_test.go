@@ -130,7 +130,7 @@ func TestNoGuardForeignProc(t *testing.T) {
 	}
 	// restart-run is the shell's child, not PID 1 of the namespace; should
 	// the test fail, killing unshare ends the whole namespace.
-	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sh", "-c", `"$0" --restart=no --timeout-stop=1m -- true; echo rc $?`, rrBin)
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sh", "-c", `"$0" --restart=no --timeout-stop=1m -- true; echo rc $?`, rrBin(t))
 	r := startCmd(t, cmd)
 	if rc := r.line("rc"); rc[0] != "0" {
 		t.Errorf("restart-run status %s, want 0; log:\n%s", rc[0], r.logText())

@@ -532,6 +532,134 @@ func (c *countingConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// errReadPast is what an in-memory connection kept open answers to a read
+// past the end of the answer: where a server that keeps the connection
+// open would leave the check waiting for its deadline.
+var errReadPast = errors.New("read past the end of the answer")
+
+// memConn is one exchange on a connection in memory: the request lands in
+// sent; reads get the answer, then EOF when the server closes, or
+// errReadPast when it keeps the connection open.
+type memConn struct {
+	io.Reader
+	sent bytes.Buffer
+}
+
+func (c *memConn) Write(b []byte) (int, error) { return c.sent.Write(b) }
+
+func newMemConn(answer string, closes bool) *memConn {
+	end := io.Reader(errorReader{errReadPast})
+	if closes {
+		end = strings.NewReader("")
+	}
+	return &memConn{Reader: io.MultiReader(strings.NewReader(answer), end)}
+}
+
+type errorReader struct{ err error }
+
+func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
+
+// TestHTTPGet: httpGet on answers held in memory, so that each case is
+// exact and takes no time: which statuses pass, how the head is read and
+// capped, and that the body is read to where the answer says it ends and
+// no further (a read past it fails the case).
+func TestHTTPGet(t *testing.T) {
+	// head is an answer head of exactly n bytes.
+	head := func(n int) string {
+		h := "HTTP/1.1 200 OK\r\nX-Pad: "
+		return h + strings.Repeat("p", n-len(h)-len("\r\n\r\n")) + "\r\n\r\n"
+	}
+	for _, tc := range []struct {
+		name   string
+		answer string
+		closes bool   // the server closes the connection after the answer
+		want   string // "" for a pass, else part of the error
+	}{
+		{"200 with Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, ""},
+		{"Content-Length in any case, spaced", "HTTP/1.1 200 OK\r\ncontent-LENGTH :  2 \r\n\r\nok", false, ""},
+		{"Content-Length: 0", "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", false, ""},
+		{"the last Content-Length counts", "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nContent-Length: 2\r\n\r\nok", false, ""},
+		{"no length: read to the close", "HTTP/1.0 200 OK\r\n\r\nall of it", true, ""},
+		{"no length, kept open: read on", "HTTP/1.0 200 OK\r\n\r\nall of it", false, "reading the body: " + errReadPast.Error()},
+		{"negative length: read to the close", "HTTP/1.0 200 OK\r\nContent-Length: -1\r\n\r\nx", true, ""},
+		{"bad length: read to the close", "HTTP/1.0 200 OK\r\nContent-Length: two\r\n\r\nxx", true, ""},
+		{"body shorter than its length, closed", "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\npart", true, ""},
+		{"3xx passes", "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n", false, ""},
+		{"399 passes", "HTTP/1.1 399 Odd\r\nContent-Length: 0\r\n\r\n", false, ""},
+		{"400 fails", "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", false, "HTTP status 400"},
+		{"503 fails, its body read", "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy", false, "HTTP status 503"},
+		{"100 then 200", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, ""},
+		{"103 and 199 then 500", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\nContent-Length: 7\r\n\r\n" +
+			"HTTP/1.1 199 X\r\n\r\nHTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", false, "HTTP status 500"},
+		{"101 was not asked for", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", false, "HTTP status 101"},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n", false, ""},
+		{"chunked, extensions and a trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\nContent-Length: 99\r\n\r\n" +
+			"2;x=y\r\nok\r\nA;z\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n", false, ""},
+		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n", false, `bad chunk size "zz\r\n"`},
+		{"bad chunk size after a good chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n\r\n", false, `bad chunk size "zz\r\n"`},
+		{"a blank line for a chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n\r\n0\r\n\r\n", false, `bad chunk size "\r\n"`},
+		{"negative chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\nok\r\n0\r\n\r\n", false, "bad chunk size"},
+		{"chunk shorter than its size, kept open", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nok", false, errReadPast.Error()},
+		{"status line over 4 KiB", "HTTP/1.1 200 " + strings.Repeat("o", 5000) + "\r\nContent-Length: 0\r\n\r\n", false, ""},
+		// What follows the first 4 KiB of a line is dropped, not read as a header.
+		{"header over 4 KiB hides no header", "HTTP/1.1 200 OK\r\nX-Pad: " + strings.Repeat("p", 4096-len("X-Pad: ")) +
+			"Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n", false, ""},
+		{"a header line without a colon", "HTTP/1.1 200 OK\r\nnonsense\r\nContent-Length: 0\r\n\r\n", false, ""},
+		{"head of exactly the cap", head(httpHeadMax), true, ""},
+		{"head a byte over the cap", head(httpHeadMax + 1), true, "answer head over 64 KiB"},
+		{"no status line", "", true, "reading the status line: EOF"},
+		{"head cut short", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n", true, "reading the headers: EOF"},
+		{"not HTTP", "SSH-2.0-OpenSSH\r\n", true, "not an HTTP answer"},
+	} {
+		u, _ := url.Parse("http://user:p%40ss@example.test:8080/health?full=1")
+		c := newMemConn(tc.answer, tc.closes)
+		// These take microseconds; the limit is for a reader that loops
+		// (a read error not acted on), which would hang the test.
+		done := make(chan error, 1)
+		go func() { done <- httpGet(c, u) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: httpGet still reading after 5s of an answer in memory", tc.name)
+		}
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want a pass", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+		auth := base64.StdEncoding.EncodeToString([]byte("user:p@ss"))
+		want := "GET /health?full=1 HTTP/1.0\r\nHost: example.test:8080\r\nUser-Agent: restart-run\r\nAccept: */*\r\n" +
+			"Connection: close\r\nAuthorization: Basic " + auth + "\r\n\r\n"
+		if c.sent.String() != want {
+			t.Errorf("%s: sent %q, want %q", tc.name, c.sent.String(), want)
+		}
+	}
+}
+
+// TestHTTPStatus: the status line must be HTTP/, a space, three digits
+// from 100 up, then a space and a reason or nothing.
+func TestHTTPStatus(t *testing.T) {
+	for line, want := range map[string]int{
+		"HTTP/1.1 200 OK\r\n":       200,
+		"HTTP/1.0 404\r\n":          404,
+		"HTTP/1.1 100 Continue\n":   100,
+		"HTTP/2 999 Whatever it is": 999,
+		"HTTP/1.1 503 Busy now\r\n": 503,
+	} {
+		if got, err := httpStatus([]byte(line)); err != nil || got != want {
+			t.Errorf("httpStatus(%q) = %d, %v; want %d", line, got, err, want)
+		}
+	}
+	for _, line := range []string{"", "HTTP/1.1", "HTTP/1.1 ", "HTTP/1.1 099 Low", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK",
+		"HTTP/1.1 2x0 OK", "HTTP/1.1 -20 OK", "HTTP/1.1  200 OK", "HTTPS/1.1 200 OK", "ICY 200 OK", "http/1.1 200 OK"} {
+		if got, err := httpStatus([]byte(line)); err == nil || !strings.Contains(err.Error(), "not an HTTP answer") {
+			t.Errorf("httpStatus(%q) = %d, %v; want not an HTTP answer", line, got, err)
+		}
+	}
+}
+
 func TestHTTPHost(t *testing.T) {
 	for raw, want := range map[string]string{
 		"http://127.0.0.1:8080/x":      "127.0.0.1:8080",

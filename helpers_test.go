@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,12 +21,52 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rrBin is the restart-run binary built once for the end-to-end tests.
-var rrBin string
-
 // helperEnv marks the test binary re-executed as a child. It is not
 // prefixed RESTART_RUN_, which restart-run strips.
 const helperEnv = "RRTEST_HELPER"
+
+// The restart-run binary for the end-to-end tests, built once, by the first
+// test that needs it: a run of unit tests alone (go test -run TestLimiter,
+// the mutation pass of tools/mutation.sh) does not pay for the build.
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildPath string
+	buildErr  error
+)
+
+// rrBin is the path of the built restart-run binary.
+func rrBin(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "restart-run-test"); buildErr != nil {
+			return
+		}
+		buildPath = filepath.Join(buildDir, "restart-run")
+		args := []string{"build", "-o", buildPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		if coverDir != "" {
+			args = append(args, "-cover", "-covermode="+testing.CoverMode())
+		}
+		build := exec.Command("go", append(args, ".")...)
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatalf("building restart-run: %v", buildErr)
+	}
+	return buildPath
+}
+
+// coverDir, under go test -cover, collects the coverage counters of the
+// restart-run binaries the tests start (built with -cover too), which
+// addCoverage adds to the test's own profile: without them a profile would
+// show the supervisor as never run, and gremlins, which tests only the
+// mutants a profile shows as run, would skip it.
+var coverDir string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
@@ -34,25 +75,63 @@ func TestMain(m *testing.M) {
 	// Race-enabled programs sleep a second at exit by default; the helper
 	// children and the binary under test would each pay it.
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
-	dir, err := os.MkdirTemp("", "restart-run-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rrBin = filepath.Join(dir, "restart-run")
-	args := []string{"build", "-o", rrBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building restart-run:", err)
-		os.Exit(1)
+	if testing.CoverMode() != "" {
+		var err error
+		if coverDir, err = os.MkdirTemp("", "restart-run-cover"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Setenv("GOCOVERDIR", coverDir) // for the children, not for us
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if coverDir != "" {
+		if err := addCoverage(coverDir); err != nil {
+			fmt.Fprintln(os.Stderr, "adding the binary's coverage to the profile:", err)
+			code = 1
+		}
+		os.RemoveAll(coverDir)
+	}
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
 	os.Exit(code)
+}
+
+// addCoverage appends the counters the children left in dir to the profile
+// m.Run has written (-test.coverprofile), as text profile lines; a reader
+// of the profile adds up the counts of a block that appears twice. A child
+// killed outright leaves no counters: a path only such a child ran stays
+// uncovered.
+func addCoverage(dir string) error {
+	f := flag.Lookup("test.coverprofile")
+	if f == nil || f.Value.String() == "" {
+		return nil // go test -cover without a profile: percentages only
+	}
+	profile := f.Value.String()
+	if out := flag.Lookup("test.outputdir"); out != nil && out.Value.String() != "" && !filepath.IsAbs(profile) {
+		profile = filepath.Join(out.Value.String(), profile)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) == 0 {
+		return nil // no end-to-end test ran
+	}
+	text := filepath.Join(dir, "profile.txt")
+	if out, err := exec.Command("go", "tool", "covdata", "textfmt", "-i="+dir, "-o="+text).CombinedOutput(); err != nil {
+		return fmt.Errorf("go tool covdata: %v: %s", err, out)
+	}
+	b, err := os.ReadFile(text)
+	if err != nil {
+		return err
+	}
+	_, blocks, _ := strings.Cut(string(b), "\n") // less its "mode:" line
+	pf, err := os.OpenFile(profile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := pf.WriteString(blocks); err != nil {
+		pf.Close()
+		return err
+	}
+	return pf.Close()
 }
 
 // helper is the child the end-to-end tests supervise: the test binary run
@@ -232,7 +311,7 @@ const deadline = 10 * time.Second
 
 func startRR(t *testing.T, env []string, args ...string) *rr {
 	t.Helper()
-	cmd := exec.Command(rrBin, args...)
+	cmd := exec.Command(rrBin(t), args...)
 	cmd.Env = append(append(os.Environ(), helperEnv+"=1"), env...)
 	return startCmd(t, cmd)
 }

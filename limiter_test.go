@@ -27,6 +27,7 @@ func TestLimiter(t *testing.T) {
 		{"fixed window", 3, time.Second, []int{0, 900, 950, 1001, 1002, 1003, 1004}, []bool{true, true, true, true, true, true, false}},
 		{"burst 0 is off", 0, time.Second, []int{0, 1, 2, 3, 4, 5, 6, 7}, []bool{true, true, true, true, true, true, true, true}},
 		{"interval 0 is off", 1, 0, []int{0, 1, 2}, []bool{true, true, true}},
+		{"interval 0 is off, starts at one instant", 1, 0, []int{0, 0, 0}, []bool{true, true, true}},
 	} {
 		l := Limiter{Burst: tc.burst, Interval: tc.interval}
 		for i, ms := range tc.starts {
@@ -61,10 +62,21 @@ func TestBackoffDelay(t *testing.T) {
 	if got := b.Next(); got != 100*ms {
 		t.Errorf("after Reset: delay %v, want 100ms", got)
 	}
+	// ResetAfter 0: no run is long enough to reset the count.
+	b = Backoff{Base: 100 * ms, Steps: 2, MaxDelay: 400 * ms}
+	b.Next()
+	b.Ran(time.Hour)
+	if got := b.Next(); got != 200*ms {
+		t.Errorf("ResetAfter 0, after a run of an hour: delay %v, want 200ms (no reset)", got)
+	}
+
+	// Plain S to the nanosecond: the steps, worked in microseconds, would
+	// round a sub-microsecond S.
 	for _, tc := range []struct {
 		s, d  time.Duration
 		steps int
-	}{{100 * ms, 10 * time.Second, 0}, {0, 10 * time.Second, 5}, {time.Second, time.Second, 5}, {2 * time.Second, time.Second, 5}} {
+	}{{100 * ms, 10 * time.Second, 0}, {0, 10 * time.Second, 5}, {time.Second, time.Second, 5}, {2 * time.Second, time.Second, 5},
+		{1500 * time.Nanosecond, 1500 * time.Nanosecond, 5}} {
 		for n := 1; n < 8; n++ {
 			if got := backoffDelay(tc.s, tc.d, tc.steps, n); got != tc.s {
 				t.Errorf("backoffDelay(%v, %v, %d, %d) = %v, want plain %v", tc.s, tc.d, tc.steps, n, got, tc.s)

@@ -170,7 +170,7 @@ func startStalled(t *testing.T) *stalled {
 		t.Fatal(err)
 	}
 	pad := strings.Repeat("x", 8192)
-	cmd := exec.Command(rrBin, append([]string{"--restart=always", "--restart-sec=0", "--burst=0", "--"},
+	cmd := exec.Command(rrBin(t), append([]string{"--restart=always", "--restart-sec=0", "--burst=0", "--"},
 		child("exit", "0", pad)...)...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	cmd.Stderr = pw

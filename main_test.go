@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -398,6 +400,194 @@ func TestBadInputHidesCredentials(t *testing.T) {
 	}
 }
 
+// TestFlagTypes: the values with syntax of their own, parsed alone.
+func TestFlagTypes(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"90": 90 * time.Second, "0.5": 500 * time.Millisecond, "1.5e3": 1500 * time.Second,
+		"1m30s": 90 * time.Second, "100ms": 100 * time.Millisecond,
+		"0": 0, "0.0": 0, "0s": 0,
+		// Bare seconds stop short of 1e9 (31 years), far from where their
+		// nanoseconds would overflow.
+		"999999999": 999999999 * time.Second,
+	} {
+		var d Duration
+		if err := d.UnmarshalText([]byte(in)); err != nil || time.Duration(d) != want {
+			t.Errorf("Duration(%q) = %v, %v; want %v", in, time.Duration(d), err, want)
+		}
+	}
+	for _, in := range []string{"", "soon", "-1", "-0.5", "-1s", "1e9", "1000000000", "NaN", "Inf", "10 s"} {
+		d := Duration(time.Minute)
+		err := d.UnmarshalText([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), strconv.Quote(in)+" is not a duration") || d != Duration(time.Minute) {
+			t.Errorf("Duration(%q) = %v, %v; want an error naming the value, and the value left alone", in, time.Duration(d), err)
+		}
+	}
+	if s := Duration(90 * time.Second).String(); s != "1m30s" {
+		t.Errorf("Duration(90s).String() = %q", s)
+	}
+
+	for in, want := range map[string]Count{"0": 0, "7": 7, " 12\t": 12} {
+		var c Count
+		if err := c.UnmarshalText([]byte(in)); err != nil || c != want {
+			t.Errorf("Count(%q) = %d, %v; want %d", in, c, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5", "x", "1e3"} {
+		c := Count(5)
+		if err := c.UnmarshalText([]byte(in)); err == nil || !strings.Contains(err.Error(), "not a whole number 0 or more") || c != 5 {
+			t.Errorf("Count(%q) = %d, %v; want an error, and the value left alone", in, c, err)
+		}
+	}
+
+	// The closed sets: every word of each, and near misses.
+	var (
+		policy  Policy
+		kill    KillMode
+		forward ForwardTo
+		format  LogFormat
+		level   LogLevel
+		typ     ServiceType
+		access  NotifyAccess
+	)
+	for _, tc := range []struct {
+		set  interface{ UnmarshalText([]byte) error }
+		get  func() string
+		good []string
+		bad  []string
+	}{
+		{&policy, func() string { return string(policy) }, policyNames, []string{"Always", "on_failure", "", "never"}},
+		{&kill, func() string { return string(kill) }, killModes, []string{"group", "Process"}},
+		{&forward, func() string { return string(forward) }, []string{"child", "group"}, []string{"session"}},
+		{&format, func() string { return string(format) }, logFormats, []string{"xml"}},
+		{&level, func() string { return string(level) }, logLevels, []string{"trace", "warning"}},
+		{&typ, func() string { return string(typ) }, []string{"simple", "notify"}, []string{"forking", "oneshot"}},
+		{&access, func() string { return string(access) }, []string{"main", "all"}, []string{"none", "exec"}},
+	} {
+		for _, w := range tc.good {
+			if err := tc.set.UnmarshalText([]byte(w)); err != nil || tc.get() != w {
+				t.Errorf("%T(%q) = %q, %v", tc.set, w, tc.get(), err)
+			}
+		}
+		last := tc.get()
+		for _, w := range tc.bad {
+			err := tc.set.UnmarshalText([]byte(w))
+			if err == nil || !strings.Contains(err.Error(), strconv.Quote(w)+" is not one of "+strings.Join(tc.good, ", ")) || tc.get() != last {
+				t.Errorf("%T(%q): %v, value %q; want an error listing %q, and the value left alone", tc.set, w, err, tc.get(), tc.good)
+			}
+		}
+	}
+}
+
+// configureArgs parses args and checks them as run does, in process.
+func configureArgs(args ...string) (*config, error) {
+	cli, _, err := parse(args, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	return configure(cli)
+}
+
+// TestConfigure: what configure refuses (TestBadInput checks the same
+// through the binary) and what it derives, in process.
+func TestConfigure(t *testing.T) {
+	for _, tc := range []struct {
+		flags []string // before "-- true"
+		want  string
+	}{
+		{[]string{"--health-cmd=true", "--health-interval=0"}, "--health-interval (RESTART_RUN_HEALTH_INTERVAL): 0s is not allowed"},
+		{[]string{"--health-cmd=true", "--health-timeout=0"}, "--health-timeout (RESTART_RUN_HEALTH_TIMEOUT): 0s is not allowed"},
+		{[]string{"--health-cmd=true", "--health-retries=0"}, "--health-retries (RESTART_RUN_HEALTH_RETRIES): 0 is not allowed"},
+		{[]string{"--health-cmd=true", "--health-tcp=x:1"}, "give at most one"},
+		{[]string{"--health-http=http://x/", "--health-tcp=x:1"}, "give at most one"},
+		{[]string{"--health-cmd=sh -c 'exit 1"}, "is not a command line"},
+		{[]string{"--health-cmd=  "}, `"  " is not a command line`},
+		{[]string{"--health-http=https://u:pw@x/"}, `"https://***@x/": https:// is not built in`},
+		{[]string{"--health-http=ftp://x/"}, `"ftp://x/" is not an http:// URL`},
+		{[]string{"--health-http=x:80"}, `"x:80" is not an http:// URL`},
+		{[]string{"--health-http=http:///path"}, "is not an http:// URL"},
+		{[]string{"--health-http=http://:80/"}, "is not an http:// URL"},
+		{[]string{"--health-http=http://x:port/"}, "is not an http:// URL"},
+		{[]string{"--health-http=http://x:65536/"}, `port "65536" is not a number from 0 to 65535`},
+		{[]string{"--health-tcp=localhost"}, `"localhost" is not HOST:PORT`},
+		{[]string{"--health-tcp=localhost:"}, `"localhost:" is not HOST:PORT`},
+	} {
+		args := append(slices.Clone(tc.flags), "--", "true")
+		_, err := configureArgs(args...)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want a usage error with %q", args, err, tc.want)
+		}
+	}
+	for _, args := range [][]string{nil, {"--restart=always"}, {"--"}, {"--", ""}} {
+		_, err := configureArgs(args...)
+		if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "COMMAND") {
+			t.Errorf("%q: %v, want a usage error about COMMAND", args, err)
+		}
+	}
+	if cfg, err := configureArgs("--", "--", "x"); err != nil {
+		t.Errorf("-- -- x: %v", err)
+	} else if !slices.Equal(cfg.argv, []string{"--", "x"}) {
+		t.Errorf(`-- -- x: COMMAND %q, want "--" "x": one separator is taken`, cfg.argv)
+	}
+
+	// The health checks, each with its settings.
+	cfg, err := configureArgs("--health-cmd=curl -f 'http://x/a b'", "--health-interval=5", "--health-timeout=0.5",
+		"--health-start-period=1m", "--health-retries=1", "--", "true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := cfg.health; h.kind() != "cmd" || !slices.Equal(h.argv, []string{"curl", "-f", "http://x/a b"}) || h.interval != 5*time.Second ||
+		h.timeout != 500*time.Millisecond || h.start != time.Minute || h.retries != 1 {
+		t.Errorf("--health-cmd: %+v", h)
+	}
+	for _, tc := range []struct{ flag, kind, where string }{
+		{"--health-http=http://u:p@127.0.0.1:65535/x?y", "http", "127.0.0.1:65535"},
+		{"--health-http=http://[::1]/", "http", "[::1]:80"},
+		{"--health-tcp=127.0.0.1:5", "tcp", "127.0.0.1:5"},
+		{"--health-tcp=:5", "tcp", ":5"},
+	} {
+		cfg, err := configureArgs(tc.flag, "--", "true")
+		if err != nil {
+			t.Errorf("%s: %v", tc.flag, err)
+			continue
+		}
+		h := cfg.health
+		where := h.addr
+		if h.url != nil {
+			where = httpAddr(h.url)
+		}
+		if h.kind() != tc.kind || where != tc.where || h.interval != 30*time.Second || h.timeout != 30*time.Second || h.start != 0 || h.retries != 3 {
+			t.Errorf("%s: %s check of %s, %+v; want %s of %s with the defaults", tc.flag, h.kind(), where, h, tc.kind, tc.where)
+		}
+	}
+	if cfg, err := configureArgs("--health-cmd=", "--", "true"); err != nil {
+		t.Errorf("an empty --health-cmd: %v", err)
+	} else if cfg.health != nil {
+		t.Errorf("an empty --health-cmd: health %+v; want no check", cfg.health)
+	}
+
+	// --restart-reset-after: given, else --restart-max-delay under backoff,
+	// else 10s.
+	for _, tc := range []struct {
+		flags []string
+		want  time.Duration
+	}{
+		{nil, 10 * time.Second},
+		{[]string{"--restart-steps=3", "--restart-max-delay=1m"}, time.Minute},
+		{[]string{"--restart-steps=3"}, 10 * time.Second},
+		{[]string{"--restart-max-delay=1m"}, 10 * time.Second},
+		{[]string{"--restart-steps=3", "--restart-max-delay=1m", "--restart-reset-after=5s"}, 5 * time.Second},
+		{[]string{"--restart-reset-after=0"}, 0},
+	} {
+		cfg, err := configureArgs(append(slices.Clone(tc.flags), "--", "true")...)
+		if err != nil {
+			t.Errorf("%q: %v", tc.flags, err)
+		} else if cfg.backoff.ResetAfter != tc.want {
+			t.Errorf("%q: reset after %v, want %v", tc.flags, cfg.backoff.ResetAfter, tc.want)
+		}
+	}
+}
+
 func TestRedactURL(t *testing.T) {
 	for raw, want := range map[string]string{
 		"http://admin:hunter2@x/":      "http://***@x/",
@@ -409,6 +599,8 @@ func TestRedactURL(t *testing.T) {
 		"user:pw@x":                    "***@x",
 		"us:er://pw@x":                 "***@x", // "us:er" is no scheme
 		"svn+ssh://u:pw@x":             "svn+ssh://***@x",
+		"http://@x/":                   "http://***@x/", // an empty user too: the rule is blind to what it hides
+		"@x":                           "***@x",
 		"":                             "",
 	} {
 		if got := redactURL(raw); got != want {
@@ -419,7 +611,7 @@ func TestRedactURL(t *testing.T) {
 
 func checkBad(t *testing.T, env, args, want []string, marker string) string {
 	t.Helper()
-	cmd := exec.Command(rrBin, args...)
+	cmd := exec.Command(rrBin(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -456,7 +648,7 @@ func TestCommandCannotRun(t *testing.T) {
 		{plain, 126, "permission denied"},
 		{dir, 126, "is a directory"},
 	} {
-		cmd := exec.Command(rrBin, "--restart=always", "--", tc.cmd)
+		cmd := exec.Command(rrBin(t), "--restart=always", "--", tc.cmd)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		cmd.Run()
@@ -495,7 +687,7 @@ func runReport(t *testing.T, extra *os.File, viaRR bool) report {
 	t.Helper()
 	argv := child("report")
 	if viaRR {
-		argv = append([]string{rrBin, "--restart=no", "--"}, argv...)
+		argv = append([]string{rrBin(t), "--restart=no", "--"}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1", "RESTART_RUN_BURST=4", "RESTART_RUN_ANYTHING=x", "KEEP_ME=yes")
@@ -568,7 +760,7 @@ os.execv(sys.argv[1], sys.argv[1:])`
 	// --watchdog the command goes through the exec shim, which must leave
 	// the same state.
 	for _, extra := range [][]string{nil, {"--watchdog=1h"}} {
-		args := append(append([]string{"-c", prog, rrBin, "--restart=no"}, extra...), "--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status")
+		args := append(append([]string{"-c", prog, rrBin(t), "--restart=no"}, extra...), "--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status")
 		out, err := exec.Command("python3", args...).Output()
 		if err != nil {
 			t.Fatalf("%v: %s", err, out)

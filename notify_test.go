@@ -96,6 +96,7 @@ func TestParseNotify(t *testing.T) {
 		{"READY", "no '='"},
 		{"READY=1\ngarbage", `"garbage" has no '='`},
 		{strings.Repeat("y", 100), `"` + strings.Repeat("y", 64) + `..." has no '='`},
+		{strings.Repeat("z", 64), `"` + strings.Repeat("z", 64) + `" has no '='`}, // 64 bytes are shown whole
 		{"WATCHDOG_USEC=abc", "WATCHDOG_USEC"},
 		{"WATCHDOG_USEC=", "WATCHDOG_USEC"},
 		{"WATCHDOG_USEC=-1", "WATCHDOG_USEC"},
@@ -598,7 +599,7 @@ func TestNotifyManyFDs(t *testing.T) {
 func TestNotifyFDFloodLowLimit(t *testing.T) {
 	const starts = 30
 	// Both limits: the Go runtime raises the soft limit to the hard one.
-	cmd := exec.Command("sh", append([]string{"-c", `ulimit -n 16 && exec "$0" "$@"`, rrBin,
+	cmd := exec.Command("sh", append([]string{"-c", `ulimit -n 16 && exec "$0" "$@"`, rrBin(t),
 		"--type=notify", "--restart=always", "--restart-sec=0", "--burst=0", "--"}, child("notify-ready")...)...)
 	r := startCmd(t, cmd)
 	path, _ := strings.CutPrefix(r.line("env")[0], "NOTIFY_SOCKET=")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -122,7 +123,7 @@ func TestStatusList(t *testing.T) {
 	for _, out := range []struct {
 		code int
 		sig  unix.Signal
-	}{{1, 0}, {74, 0}, {-1, unix.SIGTERM}, {-1, 35}} {
+	}{{1, 0}, {74, 0}, {-1, unix.SIGTERM}, {-1, 35}, {-1, 0}, {256, 0}, {1000, 0}} { // no code outside 0-255, and no panic
 		if l.Has(out.code, out.sig) {
 			t.Errorf("list has code %d sig %d", out.code, out.sig)
 		}
@@ -139,6 +140,7 @@ func TestParseSignal(t *testing.T) {
 	for in, want := range map[string]unix.Signal{
 		"SIGTERM": unix.SIGTERM, "TERM": unix.SIGTERM, "term": unix.SIGTERM, "SIGKILL": unix.SIGKILL,
 		"ABRT": unix.SIGABRT, "RTMIN": 34, "SIGRTMIN+3": 37, "RTMAX": 64, "RTMAX-1": 63, "15": unix.SIGTERM, "64": 64,
+		"1": unix.SIGHUP, "RTMIN+0": 34, "SIGRTMIN+30": 64, "RTMAX-30": 34, "rtmax-0": 64,
 	} {
 		got, err := parseSignal(in)
 		if err != nil || got != want {
@@ -150,7 +152,64 @@ func TestParseSignal(t *testing.T) {
 			t.Errorf("parseSignal(%q) = %d, want an error", bad, got)
 		}
 	}
-	if n := signalName(37); n != "SIGRTMIN+3" {
-		t.Errorf("signalName(37) = %q", n)
+	for sig, want := range map[unix.Signal]string{
+		unix.SIGTERM: "SIGTERM", 31: "SIGSYS", 32: "SIG32", 33: "SIG33",
+		34: "SIGRTMIN+0", 37: "SIGRTMIN+3", 64: "SIGRTMIN+30", 65: "SIG65",
+	} {
+		if n := signalName(sig); n != want {
+			t.Errorf("signalName(%d) = %q, want %q", sig, n, want)
+		}
+	}
+}
+
+// TestSignalTypes: --kill-signal and --watchdog-signal take one signal that
+// can end a process; --stop-signals takes a list of signals restart-run
+// forwards, each once, in the order given.
+func TestSignalTypes(t *testing.T) {
+	for in, want := range map[string]unix.Signal{"TERM": unix.SIGTERM, "SIGKILL": unix.SIGKILL, "9": unix.SIGKILL, "RTMIN+1": 35} {
+		var s SignalName
+		if err := s.UnmarshalText([]byte(in)); err != nil || unix.Signal(s) != want {
+			t.Errorf("SignalName(%q) = %d, %v; want %d", in, s, err, want)
+		}
+		if s.String() != signalName(want) {
+			t.Errorf("SignalName(%q).String() = %q, want %q", in, s.String(), signalName(want))
+		}
+	}
+	for in, want := range map[string]string{"STOP": "cannot end a process", "19": "cannot end a process", "NOPE": "not a signal name", "": "not a signal name"} {
+		s := SignalName(unix.SIGTERM)
+		err := s.UnmarshalText([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) || s != SignalName(unix.SIGTERM) {
+			t.Errorf("SignalName(%q): %v, value %d; want an error with %q and the value left alone", in, err, s, want)
+		}
+	}
+
+	for in, want := range map[string]string{
+		"TERM":                 "SIGTERM",
+		"TERM,INT,QUIT":        "SIGTERM,SIGINT,SIGQUIT",
+		" INT\tterm, ,SIGINT ": "SIGINT,SIGTERM",
+		"10 SIGUSR2 usr1":      "SIGUSR1,SIGUSR2",
+		"RTMIN+2":              "SIGRTMIN+2",
+	} {
+		l := SignalList{unix.SIGHUP} // replaced, not added to
+		if err := l.UnmarshalText([]byte(in)); err != nil || l.String() != want {
+			t.Errorf("SignalList(%q) = %q, %v; want %q", in, l, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"":          "names no signal",
+		" , ":       "names no signal",
+		"TERM,KILL": "SIGKILL cannot be a stop signal",
+		"STOP":      "SIGSTOP cannot be a stop signal",
+		"TERM,NOPE": `"NOPE" is not a signal name`,
+		"TERM,0":    "not a signal number",
+	} {
+		var l SignalList
+		if err := l.UnmarshalText([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("SignalList(%q) = %q, %v; want an error with %q", in, l, err, want)
+		}
+	}
+	l := SignalList{unix.SIGTERM, unix.SIGINT}
+	if !l.Has(unix.SIGINT) || l.Has(unix.SIGQUIT) {
+		t.Errorf("%s: Has(SIGINT) %v, Has(SIGQUIT) %v; want true, false", l, l.Has(unix.SIGINT), l.Has(unix.SIGQUIT))
 	}
 }

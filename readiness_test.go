@@ -388,7 +388,7 @@ func TestUpwardWatchdog(t *testing.T) {
 	o := openOuter(t)
 	// WATCHDOG_PID must be restart-run's own, as systemd sets it: sh
 	// puts its pid there and execs restart-run, which keeps it.
-	cmd := exec.Command("sh", "-c", `export WATCHDOG_PID=$$; exec "$@"`, "sh", rrBin, "--restart=no", "--",
+	cmd := exec.Command("sh", "-c", `export WATCHDOG_PID=$$; exec "$@"`, "sh", rrBin(t), "--restart=no", "--",
 		"sh", "-c", `echo env $WATCHDOG_USEC.$WATCHDOG_PID.; echo ready $$; exec sleep 1000`)
 	cmd.Env = append(os.Environ(), helperEnv+"=1", "NOTIFY_SOCKET="+o.addr,
 		fmt.Sprintf("WATCHDOG_USEC=%d", period.Microseconds()))
@@ -482,7 +482,7 @@ func TestStopDisarmsTimers(t *testing.T) {
 func TestShimExecFailure(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "bad")
 	os.WriteFile(script, []byte("#!/nonexistent/interpreter\n"), 0o755)
-	cmd := exec.Command(rrBin, "--watchdog=5s", "--restart=always", "--", script)
+	cmd := exec.Command(rrBin(t), "--watchdog=5s", "--restart=always", "--", script)
 	out, _ := cmd.CombinedOutput()
 	if st := cmd.ProcessState.ExitCode(); st != 127 || strings.Count(string(out), `"event":"start"`) != 0 {
 		t.Errorf("status %d, want 127 and no start; output:\n%s", st, out)
@@ -520,7 +520,7 @@ func TestTimersFromReady(t *testing.T) {
 // that sets WATCHDOG_PID still starts the command (before the fix its pipe
 // was moved to descriptor 100 or above: "invalid argument", exit 126).
 func TestWatchdogLowFileLimit(t *testing.T) {
-	cmd := exec.Command("sh", "-c", `ulimit -n 16 && exec "$@"`, "sh", rrBin, "--watchdog=1m", "--restart=no", "--",
+	cmd := exec.Command("sh", "-c", `ulimit -n 16 && exec "$@"`, "sh", rrBin(t), "--watchdog=1m", "--restart=no", "--",
 		"sh", "-c", `echo wd $WATCHDOG_PID $$`)
 	r := startCmd(t, cmd)
 	if wd := r.line("wd"); len(wd) != 2 || wd[0] != wd[1] {

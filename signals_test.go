@@ -220,7 +220,7 @@ func TestSIGPIPE(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr.Close() // the reader is gone before restart-run writes a line
-	cmd := exec.Command(rrBin, append([]string{"--restart=always", "--restart-sec=10ms", "--burst=0", "--max-restarts=20", "--"},
+	cmd := exec.Command(rrBin(t), append([]string{"--restart=always", "--restart-sec=10ms", "--burst=0", "--max-restarts=20", "--"},
 		child("exit", "1")...)...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	cmd.Stderr = pw
@@ -351,7 +351,7 @@ func TestPID1(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("unshare (util-linux) is not installed")
 	}
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", rrBin, "--restart=always", "--", "sh", "-c",
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", rrBin(t), "--restart=always", "--", "sh", "-c",
 		`i=0; while [ $i -lt 50 ]; do (sleep 0.01 &); i=$((i+1)); done; echo parent $PPID; echo ready $$; exec sleep 1000`)
 	r := startCmd(t, cmd)
 	if ppid := r.line("parent")[0]; ppid != "1" {
@@ -383,7 +383,7 @@ func TestSIGPIPEDebug(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr.Close()
-	cmd := exec.Command(rrBin, "--log-level=debug", "--restart=always", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	cmd := exec.Command(rrBin(t), "--log-level=debug", "--restart=always", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
 	cmd.Stderr = pw
 	stdout, stdoutW := pipeOut(t, cmd)
 	if err := cmd.Start(); err != nil {
@@ -490,7 +490,7 @@ func TestSignalsBeforeStart(t *testing.T) {
 // SIGHUP kills restart-run would grow back. The order is the linker's,
 // the same on every run.
 func TestEarlyInit(t *testing.T) {
-	cmd := exec.Command(rrBin, "--version")
+	cmd := exec.Command(rrBin(t), "--version")
 	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -524,7 +524,7 @@ func TestEarlySkipsHelpers(t *testing.T) {
 			t.Errorf("package early would catch signals in %q", a)
 		}
 	}
-	if early.Skips(rrBin) || early.Skips("restart-run") {
+	if early.Skips(rrBin(t)) || early.Skips("restart-run") {
 		t.Errorf("package early would not catch signals in restart-run itself")
 	}
 }
@@ -863,7 +863,7 @@ func TestReraise(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s %s", signalName(c.sig), c.script), func(t *testing.T) {
 			// No core file from SIGQUIT.
-			cmd := exec.Command("sh", "-c", `ulimit -c 0 && exec "$@"`, "sh", rrBin, "--kill-mode=mixed", "--",
+			cmd := exec.Command("sh", "-c", `ulimit -c 0 && exec "$@"`, "sh", rrBin(t), "--kill-mode=mixed", "--",
 				"sh", "-c", c.script)
 			r := startCmd(t, cmd)
 			r.waitReady()

@@ -107,7 +107,7 @@ func (sh *ptyShell) expect(re string) []string {
 func TestTerminal(t *testing.T) {
 	sh := startShell(t)
 	script := `echo ready $$; read line; echo "read:$line"; exit 1`
-	sh.send(fmt.Sprintf("%s --restart=always --restart-sec=0 --burst=0 --log-format=json -- sh -c '%s'\n", rrBin, script))
+	sh.send(fmt.Sprintf("%s --restart=always --restart-sec=0 --burst=0 --log-format=json -- sh -c '%s'\n", rrBin(t), script))
 
 	// The child reads the terminal, then exits 1 and is restarted.
 	sh.expect(`ready (\d+)`)
@@ -147,7 +147,7 @@ func TestTerminal(t *testing.T) {
 // TestTerminalSetsidChild: in a terminal a child that leaves its process
 // group (setsid) is still stopped by SIGTERM to restart-run.
 func TestTerminalSetsidChild(t *testing.T) {
-	cmd := exec.Command(rrBin, "--timeout-stop=1s", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 300")
+	cmd := exec.Command(rrBin(t), "--timeout-stop=1s", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 300")
 	cmd.Env = os.Environ()
 	tty, err := pty.Start(cmd)
 	if err != nil {
@@ -174,7 +174,7 @@ func TestTerminalSetsidChild(t *testing.T) {
 // sentinel too.
 func TestTerminalStopSignals(t *testing.T) {
 	sh := startShell(t)
-	sh.send(fmt.Sprintf("%s --restart=always --stop-signals=TERM,INT --log-format=json -- %s\n", rrBin,
+	sh.send(fmt.Sprintf("%s --restart=always --stop-signals=TERM,INT --log-format=json -- %s\n", rrBin(t),
 		strings.Join(child("signals", "QUIT"), " ")))
 	pid := sh.expect(`ready (\d+)`)[1]
 	// The terminal's sentinel leads the child's group; it must be up
@@ -201,7 +201,7 @@ func TestTerminalStopSignals(t *testing.T) {
 // after --timeout-stop for a child that ignores it.
 func TestTerminalInterruptSurvived(t *testing.T) {
 	sh := startShell(t)
-	sh.send(fmt.Sprintf("%s --restart=always --timeout-stop=1s --log-format=json -- %s\n", rrBin,
+	sh.send(fmt.Sprintf("%s --restart=always --timeout-stop=1s --log-format=json -- %s\n", rrBin(t),
 		strings.Join(child("signals", "INT", "USR1", "TERM"), " ")))
 	pid := sh.expect(`ready (\d+)`)[1]
 	rr, _, ok := procStat(pid) // restart-run is the child's parent
