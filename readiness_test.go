@@ -31,18 +31,14 @@ func needSystemdNotify(t *testing.T) {
 }
 
 // TestNotifyReadySystemdNotify: a shell child tells readiness with the real
-// systemd-notify, which must return at once (its BARRIER=1 descriptor is
-// closed by restart-run) and with status 0.
+// systemd-notify, which must return with status 0: restart-run closes its
+// BARRIER=1 descriptor (else systemd-notify fails after a 5 s wait).
 func TestNotifyReadySystemdNotify(t *testing.T) {
 	needSystemdNotify(t)
 	r := startRR(t, nil, "--type=notify", "--notify-access=all", "--restart=no", "--", "sh", "-c",
 		`sleep 0.1; systemd-notify --ready --status="warming done"; echo notified $?; echo ready $$; exec sleep 1000`)
-	start := time.Now()
 	if got := r.line("notified"); got[0] != "0" {
-		t.Errorf("systemd-notify exit status %s, want 0", got[0])
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("systemd-notify took %v: its barrier was not released", d)
+		t.Errorf("systemd-notify exit status %s, want 0 (its barrier was not released?)", got[0])
 	}
 	ready := r.next("ready")
 	r.waitReady()
