@@ -115,6 +115,41 @@ func helper(args []string) int {
 			say("sent %s", step)
 		}
 		sleepForever()
+	case "pings": // pings N EVERY: print the watchdog variables and pid, send WATCHDOG=1 with go-systemd N times, EVERY apart, exit 0
+		say("wd %s %s %d", os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid())
+		n, _ := strconv.Atoi(args[1])
+		every, _ := time.ParseDuration(args[2])
+		for i := range n {
+			if i > 0 {
+				time.Sleep(every) // the child's own pace
+			}
+			if ok, err := daemon.SdNotify(false, "WATCHDOG=1"); !ok || err != nil {
+				say("sdnotify-failed %v %v", ok, err)
+				return 1
+			}
+		}
+		return 0
+	case "pings-until-term": // pings-until-term EVERY SHUTDOWN: WATCHDOG=1 every EVERY until SIGTERM, then "term", SHUTDOWN without pings, exit 0
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		every, _ := time.ParseDuration(args[1])
+		shutdown, _ := time.ParseDuration(args[2])
+		tick := time.NewTicker(every)
+		for i := 0; ; i++ {
+			if ok, err := daemon.SdNotify(false, "WATCHDOG=1"); !ok || err != nil {
+				say("sdnotify-failed %v %v", ok, err)
+			}
+			if i == 0 {
+				say("ready %d", os.Getpid())
+			}
+			select {
+			case <-term:
+				say("term %d", os.Getpid())
+				time.Sleep(shutdown) // the child's own behaviour: a slow shutdown
+				return 0
+			case <-tick.C:
+			}
+		}
 	case "notify-on-usr1": // print the notify variables, then send each STATE with go-systemd on SIGUSR1; report SIGWINCH
 		// The test decides when the child becomes ready, so it can look
 		// at what restart-run did before that.
