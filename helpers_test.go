@@ -82,16 +82,17 @@ func helper(args []string) int {
 		for s := range ch {
 			say("got %s %d", signalName(s.(syscall.Signal)), os.Getpid())
 		}
-	case "seq": // seq FILE LONG N: count runs in FILE; run LONG sleeps a while
+	case "seq": // seq FILE LONG FOR N: count runs in FILE; run LONG lasts FOR; exit N
 		b, _ := os.ReadFile(args[1])
 		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 		n++
 		os.WriteFile(args[1], []byte(strconv.Itoa(n)), 0o644)
 		say("stamp %d %d", os.Getpid(), time.Now().UnixNano())
 		if long, _ := strconv.Atoi(args[2]); long == n {
-			time.Sleep(2 * time.Second) // the child's own behaviour: a long run
+			d, _ := time.ParseDuration(args[3])
+			time.Sleep(d) // the child's own behaviour: a long run
 		}
-		code, _ := strconv.Atoi(args[3])
+		code, _ := strconv.Atoi(args[4])
 		return code
 	case "sdnotify": // print the notify variables, sleep a little, send STATE with go-systemd, wait
 		say("env NOTIFY_SOCKET=%s WATCHDOG_USEC=%s WATCHDOG_PID=%s", os.Getenv("NOTIFY_SOCKET"),

@@ -65,9 +65,11 @@ func TestNotifyAccessMain(t *testing.T) {
 
 	// A helper process of the child's (here go-systemd in a grandchild)
 	// sends from its own pid, which main refuses. (systemd-notify run as
-	// root would not do: it sends on behalf of its parent, the shell.)
+	// root would not do: it sends on behalf of its parent, the shell.) The
+	// start timeout must outlast the grandchild's start and its send, or
+	// the refusal is never tested: 5 s, not 1 s, on a loaded machine.
 	helper := strings.Join(child("sdnotify", "READY=1"), " ")
-	r = startRR(t, nil, "--type=notify", "--timeout-start=1s", "--restart=no", "--log-level=debug", "--", "sh", "-c",
+	r = startRR(t, nil, "--type=notify", "--timeout-start=5s", "--restart=no", "--log-level=debug", "--", "sh", "-c",
 		helper+" & echo ready $$; exec sleep 1000")
 	r.line("sent")
 	r.waitReady()
