@@ -161,16 +161,17 @@ func helper(args []string) int {
 		for s := range ch {
 			say("got %s %d", signalName(s.(syscall.Signal)), os.Getpid())
 		}
-	case "seq": // seq FILE LONG N: count runs in FILE; run LONG sleeps a while
+	case "seq": // seq FILE LONG FOR N: count runs in FILE; run LONG lasts FOR; exit N
 		b, _ := os.ReadFile(args[1])
 		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 		n++
 		os.WriteFile(args[1], []byte(strconv.Itoa(n)), 0o644)
 		say("stamp %d %d", os.Getpid(), time.Now().UnixNano())
 		if long, _ := strconv.Atoi(args[2]); long == n {
-			time.Sleep(2 * time.Second) // the child's own behaviour: a long run
+			d, _ := time.ParseDuration(args[3])
+			time.Sleep(d) // the child's own behaviour: a long run
 		}
-		code, _ := strconv.Atoi(args[3])
+		code, _ := strconv.Atoi(args[4])
 		return code
 	case "sdnotify": // print the notify variables, sleep a little, send STATE with go-systemd, wait
 		say("env NOTIFY_SOCKET=%s WATCHDOG_USEC=%s WATCHDOG_PID=%s", os.Getenv("NOTIFY_SOCKET"),
@@ -194,6 +195,41 @@ func helper(args []string) int {
 			say("sent %s", step)
 		}
 		sleepForever()
+	case "pings": // pings N EVERY: print the watchdog variables and pid, send WATCHDOG=1 with go-systemd N times, EVERY apart, exit 0
+		say("wd %s %s %d", os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid())
+		n, _ := strconv.Atoi(args[1])
+		every, _ := time.ParseDuration(args[2])
+		for i := range n {
+			if i > 0 {
+				time.Sleep(every) // the child's own pace
+			}
+			if ok, err := daemon.SdNotify(false, "WATCHDOG=1"); !ok || err != nil {
+				say("sdnotify-failed %v %v", ok, err)
+				return 1
+			}
+		}
+		return 0
+	case "pings-until-term": // pings-until-term EVERY SHUTDOWN: WATCHDOG=1 every EVERY until SIGTERM, then "term", SHUTDOWN without pings, exit 0
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		every, _ := time.ParseDuration(args[1])
+		shutdown, _ := time.ParseDuration(args[2])
+		tick := time.NewTicker(every)
+		for i := 0; ; i++ {
+			if ok, err := daemon.SdNotify(false, "WATCHDOG=1"); !ok || err != nil {
+				say("sdnotify-failed %v %v", ok, err)
+			}
+			if i == 0 {
+				say("ready %d", os.Getpid())
+			}
+			select {
+			case <-term:
+				say("term %d", os.Getpid())
+				time.Sleep(shutdown) // the child's own behaviour: a slow shutdown
+				return 0
+			case <-tick.C:
+			}
+		}
 	case "notify-on-usr1": // print the notify variables, then send each STATE with go-systemd on SIGUSR1; report SIGWINCH
 		// The test decides when the child becomes ready, so it can look
 		// at what restart-run did before that.

@@ -273,11 +273,13 @@ func TestBackoff(t *testing.T) {
 }
 
 // TestBackoffReset: a run longer than --restart-reset-after starts the
-// growth afresh (the third run here lasts 2s, the others a few ms).
+// growth afresh. The third run here lasts 4 s, the others as long as the
+// helper takes to start and exit: under the 3 s reset-after even on a
+// loaded machine, where 1 s was not always enough.
 func TestBackoffReset(t *testing.T) {
 	counter := filepath.Join(t.TempDir(), "runs")
 	r := startRR(t, nil, append([]string{"--restart-sec=50ms", "--restart-steps=2", "--restart-max-delay=200ms",
-		"--restart-reset-after=1s", "--burst=0", "--max-restarts=4", "--"}, child("seq", counter, "3", "1")...)...)
+		"--restart-reset-after=3s", "--burst=0", "--max-restarts=4", "--"}, child("seq", counter, "3", "4s", "1")...)...)
 	checkGaps(t, r, []float64{50, 100, 50, 100})
 }
 

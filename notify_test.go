@@ -421,7 +421,9 @@ func TestNotifySocketClose(t *testing.T) {
 
 // TestNotifySystemdNotify runs the real systemd-notify. It sends its
 // assignments, then BARRIER=1 with a pipe and waits (5 s by default) for us
-// to close that pipe; it exits 0 fast only when we do.
+// to close that pipe; it exits 0 only when we do: when the wait runs out it
+// fails ("Failed to invoke barrier: Connection timed out", status 1). That
+// status is the check, not how long it took, which includes its own start.
 func TestNotifySystemdNotify(t *testing.T) {
 	bin, err := exec.LookPath("systemd-notify")
 	if err != nil {
@@ -443,7 +445,7 @@ func TestNotifySystemdNotify(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd := exec.Command(bin, tc.args...)
 			cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.Path())
-			stderr, began, exited := startClient(t, cmd)
+			stderr, exited := startClient(t, cmd)
 
 			d := recvNotify(t, n, "the assignments")
 			if !tc.check(d.msg) {
@@ -468,15 +470,12 @@ func TestNotifySystemdNotify(t *testing.T) {
 			select {
 			case err := <-exited:
 				if err != nil {
-					t.Fatalf("systemd-notify %v: %v\n%s", tc.args, err, stderr.Bytes())
+					t.Fatalf("systemd-notify %v: %v (its barrier was not released?)\n%s", tc.args, err, stderr.Bytes())
 				}
-				if took := time.Since(began); took > 3*time.Second {
-					t.Fatalf("systemd-notify took %v: its barrier was not released", took)
-				}
-			case <-time.After(3 * time.Second):
+			case <-time.After(deadline):
 				cmd.Process.Kill()
 				<-exited
-				t.Fatalf("systemd-notify %v still running after 3s: the barrier fd was not closed", tc.args)
+				t.Fatalf("systemd-notify %v still running %v after its barrier: the barrier fd was not closed", tc.args, deadline)
 			}
 		})
 	}
@@ -745,25 +744,25 @@ func TestNotifyOtherUser(t *testing.T) {
 	}
 	n, logs := openTestNotify(t)
 	s := newSender(t, n.Path())
-	run := func() (string, time.Duration, error) {
+	run := func() (string, error) {
 		cmd := exec.Command(bin, "--ready", "--status=intruder")
 		cmd.Env = []string{"NOTIFY_SOCKET=" + n.Path()}
 		cmd.Dir = "/"
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		stderr, began, exited := startClient(t, cmd)
+		stderr, exited := startClient(t, cmd)
 		select {
 		case err := <-exited:
-			return stderr.String(), time.Since(began), err
-		case <-time.After(notifyWait):
+			return stderr.String(), err
+		case <-time.After(deadline):
 			cmd.Process.Kill()
 			<-exited
-			t.Fatalf("systemd-notify as nobody still running after %v", notifyWait)
-			return "", 0, nil
+			t.Fatalf("systemd-notify as nobody still running after %v", deadline)
+			return "", nil
 		}
 	}
 
 	t.Run("private directory", func(t *testing.T) {
-		stderr, _, err := run()
+		stderr, err := run()
 		if err == nil {
 			t.Errorf("systemd-notify as nobody reached the socket in a 0700 directory")
 		}
@@ -778,11 +777,11 @@ func TestNotifyOtherUser(t *testing.T) {
 		if err := os.Chmod(n.Path(), 0o666); err != nil {
 			t.Fatal(err)
 		}
-		stderr, took, err := run()
-		// It gets through now, and exits 0 quickly: even a refused
-		// datagram has its barrier fd closed.
-		if err != nil || took > 3*time.Second {
-			t.Errorf("systemd-notify as nobody: %v after %v: %s", err, took, stderr)
+		stderr, err := run()
+		// It gets through now, and exits 0: even a refused datagram has
+		// its barrier fd closed (else it would fail after its 5 s wait).
+		if err != nil {
+			t.Errorf("systemd-notify as nobody: %v: %s", err, stderr)
 		}
 		expectOnlyMarker(t, n, s)
 		if got := strings.Count(logs.String(), `"reason":"sent by another user"`); got != 2 {
@@ -847,17 +846,16 @@ func TestSendNotify(t *testing.T) {
 	}
 }
 
-// startClient starts a notify client with its stderr kept, and returns when
-// it started and a channel that delivers its end.
-func startClient(t *testing.T, cmd *exec.Cmd) (*bytes.Buffer, time.Time, <-chan error) {
+// startClient starts a notify client with its stderr kept, and returns a
+// channel that delivers its end.
+func startClient(t *testing.T, cmd *exec.Cmd) (*bytes.Buffer, <-chan error) {
 	t.Helper()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	return &stderr, began, exited
+	return &stderr, exited
 }

@@ -31,18 +31,14 @@ func needSystemdNotify(t *testing.T) {
 }
 
 // TestNotifyReadySystemdNotify: a shell child tells readiness with the real
-// systemd-notify, which must return at once (its BARRIER=1 descriptor is
-// closed by restart-run) and with status 0.
+// systemd-notify, which must return with status 0: restart-run closes its
+// BARRIER=1 descriptor (else systemd-notify fails after a 5 s wait).
 func TestNotifyReadySystemdNotify(t *testing.T) {
 	needSystemdNotify(t)
 	r := startRR(t, nil, "--type=notify", "--notify-access=all", "--restart=no", "--", "sh", "-c",
 		`sleep 0.1; systemd-notify --ready --status="warming done"; echo notified $?; echo ready $$; exec sleep 1000`)
-	start := time.Now()
 	if got := r.line("notified"); got[0] != "0" {
-		t.Errorf("systemd-notify exit status %s, want 0", got[0])
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("systemd-notify took %v: its barrier was not released", d)
+		t.Errorf("systemd-notify exit status %s, want 0 (its barrier was not released?)", got[0])
 	}
 	ready := r.next("ready")
 	r.waitReady()
@@ -69,9 +65,11 @@ func TestNotifyAccessMain(t *testing.T) {
 
 	// A helper process of the child's (here go-systemd in a grandchild)
 	// sends from its own pid, which main refuses. (systemd-notify run as
-	// root would not do: it sends on behalf of its parent, the shell.)
+	// root would not do: it sends on behalf of its parent, the shell.) The
+	// start timeout must outlast the grandchild's start and its send, or
+	// the refusal is never tested: 5 s, not 1 s, on a loaded machine.
 	helper := strings.Join(child("sdnotify", "READY=1"), " ")
-	r = startRR(t, nil, "--type=notify", "--timeout-start=1s", "--restart=no", "--log-level=debug", "--", "sh", "-c",
+	r = startRR(t, nil, "--type=notify", "--timeout-start=5s", "--restart=no", "--log-level=debug", "--", "sh", "-c",
 		helper+" & echo ready $$; exec sleep 1000")
 	r.line("sent")
 	r.waitReady()
@@ -133,12 +131,15 @@ func TestTimeoutWatchdogPolicies(t *testing.T) {
 // pings keep it alive; a missed ping sends --watchdog-signal (SIGABRT);
 // WATCHDOG=trigger fails it at once.
 func TestWatchdog(t *testing.T) {
-	needSystemdNotify(t)
-	r := startRR(t, nil, "--watchdog=300ms", "--notify-access=all", "--restart=no", "--", "sh", "-c",
-		`echo wd $WATCHDOG_USEC $WATCHDOG_PID $$; i=0; while [ $i -lt 10 ]; do systemd-notify WATCHDOG=1; sleep 0.1; i=$((i+1)); done; exit 0`)
+	// The child pings itself (go-systemd), 40 times 100 ms apart: it runs
+	// for twice the 2 s period, so without the pings the watchdog fires,
+	// and a ping is late only if the child stalls for most of a period.
+	// (A shell running systemd-notify was the pinger before; each of its
+	// pings could take longer than a 300 ms period to start.)
+	r := startRR(t, nil, append([]string{"--watchdog=2s", "--restart=no", "--"}, child("pings", "40", "100ms")...)...)
 	wd := r.line("wd")
-	if len(wd) != 3 || wd[0] != "300000" || wd[1] != wd[2] {
-		t.Errorf("child saw WATCHDOG_USEC, WATCHDOG_PID, pid = %v; want 300000 and its own pid", wd)
+	if len(wd) != 3 || wd[0] != "2000000" || wd[1] != wd[2] {
+		t.Errorf("child saw WATCHDOG_USEC, WATCHDOG_PID, pid = %v; want 2000000 and its own pid", wd)
 	}
 	if st := r.wait(); st != 0 {
 		t.Errorf("a child that pings: status %d, want 0; log:\n%s", st, r.logText())
@@ -155,6 +156,7 @@ func TestWatchdog(t *testing.T) {
 		t.Errorf("exits %v", e)
 	}
 
+	needSystemdNotify(t)
 	r = startRR(t, nil, "--watchdog=1h", "--watchdog-signal=SIGUSR2", "--notify-access=all", "--restart=no", "--", "sh", "-c",
 		"systemd-notify WATCHDOG=trigger; echo ready $$; exec sleep 1000")
 	if st := r.wait(); st != 128+int(syscall.SIGUSR2) {
@@ -458,13 +460,20 @@ func TestUsecSaturates(t *testing.T) {
 }
 
 // TestStopDisarmsTimers: once a stop is requested, a child shutting down
-// gracefully is not failed by its watchdog or --runtime-max.
+// gracefully is not failed by its watchdog or --runtime-max. The child
+// pings (go-systemd) every 100 ms until SIGTERM, then takes 5 s to shut
+// down without a ping: longer than the 2 s watchdog period, and past the
+// 4 s --runtime-max, so either fires if the stop left it armed. The stop
+// comes as soon as the child says ready, seconds before either is due.
+// (The child was a shell pinging with systemd-notify under a 300 ms
+// period: the stop had to come before its first ping, which could take
+// longer than that to start.)
 func TestStopDisarmsTimers(t *testing.T) {
-	needSystemdNotify(t)
-	script := `trap 'stop=1' TERM; echo ready $$; while [ -z "$stop" ]; do systemd-notify WATCHDOG=1; sleep 0.05; done; sleep 1; exit 0`
-	r := startRR(t, nil, "--watchdog=300ms", "--runtime-max=2s", "--notify-access=all", "--restart=always", "--", "sh", "-c", script)
+	r := startRR(t, nil, append([]string{"--watchdog=2s", "--runtime-max=4s", "--restart=always", "--"},
+		child("pings-until-term", "100ms", "5s")...)...)
 	r.waitReady()
 	r.signal(syscall.SIGTERM)
+	r.line("term")
 	if st := r.wait(); st != 0 {
 		t.Errorf("status %d, want 0 (the child's own clean end); log:\n%s", st, r.logText())
 	}

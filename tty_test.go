@@ -171,7 +171,11 @@ func TestTerminalSetsidChild(t *testing.T) {
 // terminal is the child's business (a JVM's thread dump): the child gets
 // SIGQUIT and goes on, and Ctrl-C afterwards still stops child and
 // restart-run without a restart, though the terminal sent SIGQUIT to the
-// sentinel too.
+// sentinel too. The sentinel is started before the child, but the child can
+// be ready first: Ctrl-\ is sent once the sentinel (the leader of the
+// child's process group) ignores SIGQUIT. Sent before that, it ended the
+// sentinel (about one run in ten on a busy machine), and the Ctrl-C after
+// it restarted the child instead of stopping it.
 func TestTerminalStopSignals(t *testing.T) {
 	sh := startShell(t)
 	sh.send(fmt.Sprintf("%s --restart=always --stop-signals=TERM,INT --log-format=json -- %s\n", rrBin(t),
