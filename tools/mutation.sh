@@ -11,8 +11,8 @@
 #       gremlins mutates whole files and tests only the mutants some test
 #       reaches, so the rest of those files (the notify socket, the
 #       supervisor's side of the health checks) counts as not covered.
-#       CI runs this: some 200 mutants at about 2.5 s of CPU each (a build
-#       and link of the test binary), 5 minutes on 2 idle cores.
+#       CI runs this: some 200 mutants at about 3 s of CPU each (a build
+#       and link of the test binary), 5 to 6 minutes on 2 cores.
 #   tools/mutation.sh wide [FILE.go...]
 #       Every file of the package, or the FILEs, against the whole suite,
 #       end-to-end tests included, which build and run each mutant's
