@@ -189,6 +189,7 @@ func TestSignalTypes(t *testing.T) {
 		" INT\tterm, ,SIGINT ": "SIGINT,SIGTERM",
 		"10 SIGUSR2 usr1":      "SIGUSR1,SIGUSR2",
 		"RTMIN+2":              "SIGRTMIN+2",
+		"1,RTMAX":              "SIGHUP,SIGRTMIN+30", // the ends of the range
 	} {
 		l := SignalList{unix.SIGHUP} // replaced, not added to
 		if err := l.UnmarshalText([]byte(in)); err != nil || l.String() != want {

@@ -26,32 +26,40 @@ TOKENS = sorted(
 )
 
 
-def marked(path, line, col):
-    """The source line, trimmed, with the token at col in [[ ]]."""
+FUNC = re.compile(r"^func (?:\([^)]*\) )?(\w+)")
+
+
+def where(path, line, col):
+    """The enclosing function's name, and the source line, trimmed, with
+    the token at col in [[ ]]: a line such as "if err != nil {" is told
+    apart by its function."""
     try:
         with open(path, encoding="utf-8") as f:
-            src = f.read().splitlines()[line - 1]
+            lines = f.read().splitlines()
+        src = lines[line - 1]
     except (OSError, IndexError):
-        return "?"
+        return "?", "?"
+    fn = next((m[1] for l in reversed(lines[:line]) if (m := FUNC.match(l))), "-")
     b = src.encode()
     i = col - 1  # gremlins' columns count bytes from 1
     n = next((len(t) for t in TOKENS if b.startswith(t.encode(), i)), 1)
     out = (b[:i] + b"[[" + b[i : i + n] + b"]]" + b[i + n :]).decode()
-    return out.strip()
+    return fn, out.strip()
 
 
 def load_equivalent(path):
-    """FILE: TYPE: marked source line  -- reason, one a line; # comments."""
+    """FILE: FUNC: TYPE: marked source line  -- reason, one a line; #
+    comments."""
     eq = {}
     try:
         with open(path, encoding="utf-8") as f:
             for n, raw in enumerate(f, 1):
                 if not raw.strip() or raw.lstrip().startswith("#"):
                     continue
-                m = re.match(r"^(\S+): (\w+): (.+?)  -- (.+)$", raw.rstrip("\n"))
+                m = re.match(r"^(\S+): (\S+): (\w+): (.+?)  -- (.+)$", raw.rstrip("\n"))
                 if not m:
-                    sys.exit(f"{path}:{n}: not FILE: TYPE: CODE  -- REASON")
-                eq[(m[1], m[2], m[3].strip())] = m[4]
+                    sys.exit(f"{path}:{n}: not FILE: FUNC: TYPE: CODE  -- REASON")
+                eq[(m[1], m[2], m[3], m[4].strip())] = m[5]
     except FileNotFoundError:
         pass
     return eq
@@ -88,13 +96,14 @@ def main():
     if lived:
         print("survivors:")
         for path, line, col, kind in sorted(lived):
-            code = marked(path, line, col)
-            why = eq.get((path, kind, code))
+            fn, code = where(path, line, col)
+            key = (path, fn, kind, code)
+            why = eq.get(key)
             if why:
-                seen.add((path, kind, code))
+                seen.add(key)
             note = f"\n      equivalent: {why}" if why else ""
-            print(f"  {path}:{line}:{col} {kind}: {code}{note}")
-    judged = sum(1 for p, l, c, k in lived if (p, k, marked(p, l, c)) in eq)
+            print(f"  {path}:{line}:{col} {fn}: {kind}: {code}{note}")
+    judged = len(seen)
     print(
         f"killed {killed}, lived {alive} ({judged} judged equivalent), "
         f"timed out {count['TIMED OUT']}, not viable {count['NOT VIABLE']}, "
@@ -106,8 +115,8 @@ def main():
     rate = 100 * killed / (killed + alive)
     print(f"kill rate: {killed}/{killed + alive} = {rate:.1f}%" + (f" (floor {a.floor:g}%)" if a.floor > 0 else ""))
     stale = [k for k in eq if k not in seen and k[0] in per_file]
-    for path, kind, code in stale:
-        print(f"note: listed as equivalent but did not survive this run: {path}: {kind}: {code}")
+    for path, fn, kind, code in stale:
+        print(f"note: listed as equivalent but did not survive this run: {path}: {fn}: {kind}: {code}")
     if a.floor > 0 and rate < a.floor:
         print(f"FAIL: kill rate {rate:.1f}% is below the floor of {a.floor:g}%")
         return 1

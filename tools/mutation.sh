@@ -11,12 +11,17 @@
 #       gremlins mutates whole files and tests only the mutants some test
 #       reaches, so the rest of those files (the notify socket, the
 #       supervisor's side of the health checks) counts as not covered.
-#       CI runs this: some 200 mutants at about 2.5 s of CPU each (a build
-#       and link of the test binary), 5 minutes on 2 idle cores.
+#       CI runs this: some 200 mutants at about 3 s of CPU each (a build
+#       and link of the test binary), 5 to 6 minutes on 2 cores.
 #   tools/mutation.sh wide [FILE.go...]
 #       Every file of the package, or the FILEs, against the whole suite,
 #       end-to-end tests included, which build and run each mutant's
-#       binary. Hours for the whole package; not run by CI.
+#       binary (and add what it ran to the coverage profile by which
+#       gremlins picks the mutants to test: helpers_test.go). About a
+#       minute a mutant, and the suite's time three times over for one
+#       that hangs: hours for the whole package; not run by CI. gremlins
+#       first runs the unmutated suite, which must pass: on a loaded
+#       machine a timing-sensitive test can fail it, and the pass with it.
 #
 # Both print every mutant as it is done, then the survivors, each with its
 # source line and the changed operator in [[ ]], marked when
@@ -41,9 +46,12 @@
 #
 # Run it in a checkout no one is editing: gremlins copies the module into a
 # temporary directory for each worker and mutates the copies, but a file
-# changed meanwhile would be tested in its new form. In wide mode a mutant
-# that breaks the stop or cleanup logic may leave a test's children (sleep
-# 1000 and the like) running after its test; they end on their own.
+# changed meanwhile would be tested in its new form (and the report reads
+# the source lines afterwards). In wide mode a mutant that keeps
+# restart-run from exiting makes its test run past gremlins' timeout,
+# which ends go test but not that restart-run. So wide mode gives the run
+# a TMPDIR of its own, where the tests build their binaries, and at the end
+# ends any process still running a binary from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -111,12 +119,16 @@ else
   export GOFLAGS="-count=1 -vet=off${GOFLAGS:+ $GOFLAGS}"
   workers=${MUTATION_WORKERS:-1}
   coefficient=3
+  tmp=$(mktemp -d -t restart-run-mutation.XXXXXX)
+  # As /tmp lets anyone through: TestNotifyOtherUser has a notify socket
+  # in there reached by another user.
+  chmod 755 "$tmp"
 fi
 
 # gremlins mutates every Go file of the module but those excluded, so
-# exclude all the others (bench/, a program of its own, and internal/,
-# packages of their own with their own tests).
-exclude=(-E '^bench/' -E '^internal/')
+# exclude all the others, and those of other packages (bench/..., whose
+# own tests are not the point here).
+exclude=(-E '/')
 for f in $(ls -- *.go); do
   case " ${files[*]} " in
   *" $f "*) ;;
@@ -142,22 +154,40 @@ start=$(date +%s)
 # signal to the process group would fail the tests in flight, which would
 # count as kills. Interrupted, gremlins lets the tests in flight finish and
 # prints no summary of its own; ours reads the per-mutant lines.
-"$gremlins" unleash --workers "$workers" --timeout-coefficient "$coefficient" "${exclude[@]}" >"$log" 2>&1 &
+TMPDIR=${tmp:-${TMPDIR:-/tmp}} "$gremlins" unleash --workers "$workers" --timeout-coefficient "$coefficient" "${exclude[@]}" >"$log" 2>&1 &
 pid=$!
 tail -f --pid="$pid" "$log" &
 limit=${MUTATION_TIME_LIMIT:-0}
 if [ "$mode" = wide ] && [ "$limit" -gt 0 ]; then
   (
-    sleep "$limit"
-    kill -INT "$pid" 2>/dev/null || true
+    end=$((SECONDS + limit))
+    while kill -0 "$pid" 2>/dev/null; do
+      if [ "$SECONDS" -ge "$end" ]; then
+        kill -INT "$pid"
+        break
+      fi
+      sleep 5
+    done
   ) &
-  timer=$!
 fi
 status=0
 wait "$pid" || status=$?
-[ -n "${timer:-}" ] && kill "$timer" 2>/dev/null || true
 wait
 echo "--- mutation ($mode) took $(($(date +%s) - start)) s"
+if [ -n "${tmp:-}" ]; then
+  left=()
+  for p in /proc/[0-9]*; do
+    case $(readlink "$p/exe" 2>/dev/null) in
+    "$tmp"/*) left+=("${p#/proc/}") ;;
+    esac
+  done
+  if [ ${#left[@]} -gt 0 ]; then
+    echo "left running by mutants that hung their tests, now ended:"
+    ps -o pid=,args= -p "$(IFS=,; echo "${left[*]}")" || true
+    kill -KILL "${left[@]}" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+fi
 # gremlins exits 1 when it could not run (coverage failed, a bad flag).
 if [ "$status" -ne 0 ]; then
   echo "gremlins failed (exit status $status)" >&2
