@@ -19,8 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var version = "dev"
-
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 
 // CLI is every flag of restart-run. Each reads RESTART_RUN_<FLAG> too; a flag
@@ -156,7 +154,7 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 		kong.Name("restart-run"),
 		kong.Description("Run COMMAND and restart it when it ends, deciding as systemd's Restart= does, until the start limit trips."),
 		kong.Writers(stdout, stdout),
-		kong.Vars{"version": "restart-run " + version},
+		kong.Vars{"version": versionText()},
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 	)
 	if err != nil {
