@@ -24,45 +24,45 @@ func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 // CLI is every flag of restart-run. Each reads RESTART_RUN_<FLAG> too; a flag
 // given on the command line beats its variable.
 type CLI struct {
-	Restart           Policy    `default:"on-failure" env:"RESTART_RUN_RESTART" help:"When to start COMMAND again, as systemd's Restart=: no, always, on-success, on-failure, on-abnormal, on-abort, on-watchdog."`
-	RestartSec        Duration  `default:"100ms" env:"RESTART_RUN_RESTART_SEC" help:"Pause before each restart (Go duration or seconds)."`
-	RestartSteps      Count     `default:"0" env:"RESTART_RUN_RESTART_STEPS" help:"Number of steps in which the pause grows from --restart-sec to --restart-max-delay (0 = no growth)."`
-	RestartMaxDelay   Duration  `default:"0" env:"RESTART_RUN_RESTART_MAX_DELAY" help:"Longest pause when --restart-steps is set."`
-	RestartResetAfter *Duration `env:"RESTART_RUN_RESTART_RESET_AFTER" help:"A run at least this long resets the growing pause (default: --restart-max-delay, or 10s without backoff)."`
-	Burst             Count     `default:"5" env:"RESTART_RUN_BURST" help:"Starts allowed within --interval before restart-run gives up (0 = no limit)."`
-	Interval          Duration  `default:"10s" env:"RESTART_RUN_INTERVAL" help:"Window of the start limit (0 = no limit)."`
-	MaxRestarts       Count     `default:"0" env:"RESTART_RUN_MAX_RESTARTS" help:"Restarts allowed over restart-run's whole life (0 = unlimited)."`
+	Restart           Policy    `default:"on-failure" group:"restart" env:"RESTART_RUN_RESTART" help:"When to start COMMAND again, as systemd's Restart=: no, always, on-success, on-failure, on-abnormal, on-abort, on-watchdog."`
+	RestartSec        Duration  `default:"100ms" group:"restart" env:"RESTART_RUN_RESTART_SEC" help:"Pause before each restart (Go duration or seconds)."`
+	RestartSteps      Count     `default:"0" group:"restart" env:"RESTART_RUN_RESTART_STEPS" help:"Number of steps in which the pause grows from --restart-sec to --restart-max-delay (0 = no growth)."`
+	RestartMaxDelay   Duration  `default:"0" group:"restart" env:"RESTART_RUN_RESTART_MAX_DELAY" help:"Longest pause when --restart-steps is set."`
+	RestartResetAfter *Duration `group:"restart" placeholder:"duration" env:"RESTART_RUN_RESTART_RESET_AFTER" help:"A run at least this long resets the growing pause (default: --restart-max-delay, or 10s without backoff)."`
+	Burst             Count     `default:"5" group:"limit" env:"RESTART_RUN_BURST" help:"Starts allowed within --interval before restart-run gives up (0 = no limit)."`
+	Interval          Duration  `default:"10s" group:"limit" env:"RESTART_RUN_INTERVAL" help:"Window of the start limit (0 = no limit)."`
+	MaxRestarts       Count     `default:"0" group:"limit" env:"RESTART_RUN_MAX_RESTARTS" help:"Restarts allowed over restart-run's whole life (0 = unlimited)."`
 
-	SuccessExitStatus        StatusList `env:"RESTART_RUN_SUCCESS_EXIT_STATUS" placeholder:"LIST" help:"Exit codes and signals that also count as a clean end, e.g. \"75 SIGUSR1\"."`
-	RestartPreventExitStatus StatusList `env:"RESTART_RUN_RESTART_PREVENT_EXIT_STATUS" placeholder:"LIST" help:"Exit codes and signals that never restart."`
-	RestartForceExitStatus   StatusList `env:"RESTART_RUN_RESTART_FORCE_EXIT_STATUS" placeholder:"LIST" help:"Exit codes and signals that always restart (limits still apply)."`
+	SuccessExitStatus        StatusList `group:"restart" env:"RESTART_RUN_SUCCESS_EXIT_STATUS" placeholder:"list" help:"Exit codes and signals that also count as a clean end, e.g. \"75 SIGUSR1\"."`
+	RestartPreventExitStatus StatusList `group:"restart" env:"RESTART_RUN_RESTART_PREVENT_EXIT_STATUS" placeholder:"list" help:"Exit codes and signals that never restart."`
+	RestartForceExitStatus   StatusList `group:"restart" env:"RESTART_RUN_RESTART_FORCE_EXIT_STATUS" placeholder:"list" help:"Exit codes and signals that always restart (limits still apply)."`
 
-	KillMode    KillMode   `default:"control-group" env:"RESTART_RUN_KILL_MODE" help:"What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."`
-	KillSignal  SignalName `default:"SIGTERM" env:"RESTART_RUN_KILL_SIGNAL" help:"Signal restart-run uses to stop the child and its leftovers."`
-	TimeoutStop Duration   `default:"10s" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL."`
-	StopSignals SignalList `default:"TERM,INT,QUIT" env:"RESTART_RUN_STOP_SIGNALS" placeholder:"LIST" help:"Signals to restart-run that are a stop request (passed on, no restart); any other is forwarded as it is. E.g. TERM,INT to forward SIGQUIT (a JVM's thread dump)."`
-	ForwardTo   ForwardTo  `default:"child" env:"RESTART_RUN_FORWARD_TO" help:"Where forwarded signals go: child (the child alone) or group (its whole process group, as dumb-init and tini -g). Stop signals follow --kill-mode."`
+	KillMode    KillMode   `default:"control-group" group:"stop" env:"RESTART_RUN_KILL_MODE" help:"What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."`
+	KillSignal  SignalName `default:"SIGTERM" group:"stop" env:"RESTART_RUN_KILL_SIGNAL" help:"Signal restart-run uses to stop the child and its leftovers."`
+	TimeoutStop Duration   `default:"10s" group:"stop" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL."`
+	StopSignals SignalList `default:"TERM,INT,QUIT" group:"stop" env:"RESTART_RUN_STOP_SIGNALS" help:"Signals to restart-run that are a stop request (passed on, no restart); any other is forwarded as it is. E.g. TERM,INT to forward SIGQUIT (a JVM's thread dump)."`
+	ForwardTo   ForwardTo  `default:"child" group:"stop" env:"RESTART_RUN_FORWARD_TO" help:"Where forwarded signals go: child (the child alone) or group (its whole process group, as dumb-init and tini -g). Stop signals follow --kill-mode."`
 
-	Type           ServiceType  `default:"simple" env:"RESTART_RUN_TYPE" help:"simple: the child counts as started once it runs; notify: once it sends READY=1 to NOTIFY_SOCKET."`
-	NotifyAccess   NotifyAccess `default:"main" env:"RESTART_RUN_NOTIFY_ACCESS" help:"Whose notify datagrams count: main (the child's own pid) or all (any process of restart-run's user)."`
-	TimeoutStart   Duration     `default:"90s" env:"RESTART_RUN_TIMEOUT_START" help:"Under --type=notify, how long the child has to send READY=1 (0 = no limit)."`
-	RuntimeMax     Duration     `default:"0" env:"RESTART_RUN_RUNTIME_MAX" help:"Stop a child that runs longer than this (0 = no limit)."`
-	Watchdog       Duration     `default:"0" env:"RESTART_RUN_WATCHDOG" help:"The child must send WATCHDOG=1 at least this often (0 = no watchdog)."`
-	WatchdogSignal SignalName   `default:"SIGABRT" env:"RESTART_RUN_WATCHDOG_SIGNAL" help:"Signal sent to a child that missed its watchdog."`
+	Type           ServiceType  `default:"simple" group:"notify" env:"RESTART_RUN_TYPE" help:"simple: the child counts as started once it runs; notify: once it sends READY=1 to NOTIFY_SOCKET."`
+	NotifyAccess   NotifyAccess `default:"main" group:"notify" env:"RESTART_RUN_NOTIFY_ACCESS" help:"Whose notify datagrams count: main (the child's own pid) or all (any process of restart-run's user)."`
+	TimeoutStart   Duration     `default:"90s" group:"notify" env:"RESTART_RUN_TIMEOUT_START" help:"Under --type=notify, how long the child has to send READY=1 (0 = no limit)."`
+	RuntimeMax     Duration     `default:"0" group:"notify" env:"RESTART_RUN_RUNTIME_MAX" help:"Stop a child that runs longer than this (0 = no limit)."`
+	Watchdog       Duration     `default:"0" group:"notify" env:"RESTART_RUN_WATCHDOG" help:"The child must send WATCHDOG=1 at least this often (0 = no watchdog)."`
+	WatchdogSignal SignalName   `default:"SIGABRT" group:"notify" env:"RESTART_RUN_WATCHDOG_SIGNAL" help:"Signal sent to a child that missed its watchdog."`
 
-	HealthCmd         string   `env:"RESTART_RUN_HEALTH_CMD" placeholder:"CMD" help:"Health check command, split into words as a shell would and run without a shell; exit 0 is healthy."`
-	HealthHTTP        string   `name:"health-http" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"URL" help:"Health check: a GET of URL (http:// only) must answer 2xx or 3xx."`
-	HealthTCP         string   `name:"health-tcp" env:"RESTART_RUN_HEALTH_TCP" placeholder:"HOST:PORT" help:"Health check: a TCP connect to HOST:PORT must succeed."`
-	HealthInterval    Duration `default:"30s" env:"RESTART_RUN_HEALTH_INTERVAL" help:"Time between health checks."`
-	HealthTimeout     Duration `default:"30s" env:"RESTART_RUN_HEALTH_TIMEOUT" help:"A check running longer fails (and is killed)."`
-	HealthStartPeriod Duration `default:"0" env:"RESTART_RUN_HEALTH_START_PERIOD" help:"Failures in this time after a start do not count; a pass ends it."`
-	HealthRetries     Count    `default:"3" env:"RESTART_RUN_HEALTH_RETRIES" help:"Consecutive failures that make the child unhealthy; it is then stopped (class watchdog)."`
+	HealthCmd         string   `group:"health" env:"RESTART_RUN_HEALTH_CMD" placeholder:"command" help:"Health check command, split into words as a shell would and run without a shell; exit 0 is healthy."`
+	HealthHTTP        string   `name:"health-http" group:"health" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"url" help:"Health check: a GET of this url (http:// only) must answer 2xx or 3xx."`
+	HealthTCP         string   `name:"health-tcp" group:"health" env:"RESTART_RUN_HEALTH_TCP" placeholder:"host:port" help:"Health check: a TCP connect to host:port must succeed."`
+	HealthInterval    Duration `default:"30s" group:"health" env:"RESTART_RUN_HEALTH_INTERVAL" help:"Time between health checks."`
+	HealthTimeout     Duration `default:"30s" group:"health" env:"RESTART_RUN_HEALTH_TIMEOUT" help:"A check running longer fails (and is killed)."`
+	HealthStartPeriod Duration `default:"0" group:"health" env:"RESTART_RUN_HEALTH_START_PERIOD" help:"Failures in this time after a start do not count; a pass ends it."`
+	HealthRetries     Count    `default:"3" group:"health" env:"RESTART_RUN_HEALTH_RETRIES" help:"Consecutive failures that make the child unhealthy; it is then stopped (class watchdog)."`
 
-	LogFormat LogFormat        `default:"auto" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
-	LogLevel  LogLevel         `default:"info" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
+	LogFormat LogFormat        `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
+	LogLevel  LogLevel         `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
 	Version   kong.VersionFlag `help:"Print the version and exit."`
 
-	Command []string `arg:"" optional:"" passthrough:"partial" name:"command" help:"The command and its arguments, run without a shell."`
+	Command []string `arg:"" optional:"" passthrough:"partial" name:"command" help:"COMMAND [ARG...]: the command and its arguments, run without a shell. Flags after COMMAND are its own."`
 }
 
 // Duration accepts Go syntax ("1m30s") or bare seconds ("90", "0.5"), as
@@ -137,6 +137,53 @@ func (c *Count) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// flagGroups order --help's flags by what they are for.
+var flagGroups = []kong.Group{
+	{Key: "restart", Title: "Restart policy (Restart=, RestartSec=, RestartSteps=, RestartMaxDelaySec=):"},
+	{Key: "limit", Title: "Start limit (StartLimitBurst=, StartLimitIntervalSec=):"},
+	{Key: "stop", Title: "Stopping and signals (KillMode=, KillSignal=, TimeoutStopSec=):"},
+	{Key: "notify", Title: "Readiness, watchdog and timeouts (Type=, NotifyAccess=, WatchdogSec=):"},
+	{Key: "health", Title: "Health checks (a failing child is stopped, class watchdog):"},
+	{Key: "log", Title: "Logging (JSON lines or readable lines on stderr):"},
+}
+
+// printHelp is kong's help between a usage line that puts the flags before
+// the command, as they must come, and a few examples and the exit statuses.
+func printHelp(options kong.HelpOptions, ctx *kong.Context) error {
+	fmt.Fprintln(ctx.Stdout, "Usage: restart-run [flags] [--] COMMAND [ARG...]")
+	options.NoAppSummary = true
+	if err := kong.DefaultHelpPrinter(options, ctx); err != nil {
+		return err
+	}
+	_, err := io.WriteString(ctx.Stdout, helpExamples)
+	return err
+}
+
+const helpExamples = `
+Examples:
+  restart-run -- ./my-server --port 8000
+      Restart it when it fails, giving up after 5 starts within 10s.
+  restart-run --restart=always --restart-sec=1s -- python3 -m http.server 8000
+      Restart it whatever its end, a second after each.
+  restart-run --restart-steps=5 --restart-max-delay=1m -- ./flaky-job
+      Pauses grow from 100ms to 1m over 5 restarts.
+  restart-run --type=notify --watchdog=30s -- ./my-daemon
+      It counts as started once it sends READY=1; it must send WATCHDOG=1
+      at least every 30s or be stopped and restarted.
+  restart-run --health-http=http://127.0.0.1:8000/healthz -- ./my-server
+      Three failed checks in a row (one every 30s) stop and restart it.
+  restart-run --restart=no -- ./job
+      Run once, as tini would: forward signals, reap zombies, exit as it did.
+
+Exit status:
+  the child's       its exit code, or 128+N if signal N killed it: when no
+                    restart is due, the start limit trips, --max-restarts is
+                    used up, or a stop is requested
+  128+N             signal N asked for a stop before the first start
+  127, 126          COMMAND not found, or not executable, on the first start
+  2                 a bad flag, value or command line; nothing started
+`
+
 // kongExit carries kong's exit request (after --help or --version) out of
 // the parser, so that run alone decides the status.
 type kongExit int
@@ -152,8 +199,10 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 	cli = &CLI{}
 	parser, err := kong.New(cli,
 		kong.Name("restart-run"),
-		kong.Description("Run COMMAND and restart it when it ends, deciding as systemd's Restart= does, until the start limit trips."),
+		kong.Description("Run COMMAND and restart it when it ends, deciding as systemd's Restart= does, until the start limit trips. Every flag can be set by the environment variable named after it."),
 		kong.Writers(stdout, stdout),
+		kong.ExplicitGroups(flagGroups),
+		kong.Help(printHelp),
 		kong.Vars{"version": versionText()},
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 	)
@@ -169,6 +218,9 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 		}
 	}()
 	if _, err := parser.Parse(args); err != nil {
+		if errors.Is(err, unix.EPIPE) {
+			return nil, true, nil // --help into a pipe its reader closed (| head): not bad input
+		}
 		return nil, false, usageError{err}
 	}
 	return cli, false, nil

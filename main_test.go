@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -770,6 +771,102 @@ os.execv(sys.argv[1], sys.argv[1:])`
 		want := "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
 		if string(out) != want {
 			t.Errorf("%v: child signal state %q, want %q", extra, out, want)
+		}
+	}
+}
+
+// TestHelp: --help a newcomer can use without the README. The usage line
+// puts the flags before the command; every flag but --help and --version
+// sits under a group; no flag shows its own name in capitals as a
+// placeholder (=RESTART-RESET-AFTER); each example parses and configures
+// as it stands; the exit statuses close it.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if _, done, err := parse([]string{"--help"}, &out); !done || err != nil {
+		t.Fatalf("--help: done %v err %v", done, err)
+	}
+	help := out.String()
+	if first, _, _ := strings.Cut(help, "\n"); first != "Usage: restart-run [flags] [--] COMMAND [ARG...]" {
+		t.Errorf("usage line %q", first)
+	}
+	section := ""
+	grouped := map[string]string{} // flag: the heading it is under
+	for _, l := range strings.Split(help, "\n") {
+		if l != "" && !strings.HasPrefix(l, " ") {
+			section = l
+		}
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		if strings.HasPrefix(f[0], "-") && strings.Index(l, "-") <= 6 { // a flag, not its wrapped help
+			name, value, _ := strings.Cut(f[0], "=")
+			if f[0] == "-h," {
+				name = f[1]
+			}
+			grouped[name] = section
+			if value != "" && value == strings.ToUpper(strings.TrimPrefix(name, "--")) {
+				t.Errorf("%s shows its own name as a placeholder: %s", name, l)
+			}
+		}
+	}
+	titles := []string{"Restart policy", "Start limit", "Stopping and signals", "Readiness, watchdog and timeouts", "Health checks", "Logging"}
+	last := -1
+	for _, title := range titles {
+		i := strings.Index(help, "\n"+title)
+		if i < last {
+			t.Errorf("group %q missing or out of order", title)
+		}
+		last = i
+	}
+	flags := 0
+	for name, sec := range grouped {
+		if !strings.HasPrefix(name, "--") {
+			continue
+		}
+		flags++
+		switch {
+		case name == "--help" || name == "--version":
+			if sec != "Flags:" {
+				t.Errorf("%s is under %q", name, sec)
+			}
+		case !slices.ContainsFunc(titles, func(title string) bool { return strings.HasPrefix(sec, title) }):
+			t.Errorf("%s is under %q, not a group", name, sec)
+		}
+	}
+	if want := reflect.TypeFor[CLI]().NumField() - 1 + 1; flags != want { // less COMMAND, plus --help
+
+		t.Errorf("--help lists %d flags, CLI has %d", flags, want)
+	}
+	_, examples, ok := strings.Cut(help, "\nExamples:\n")
+	if !ok {
+		t.Fatal("no Examples section")
+	}
+	examples, statuses, ok := strings.Cut(examples, "\nExit status:\n")
+	if !ok {
+		t.Fatal("no Exit status section after the examples")
+	}
+	n := 0
+	for _, l := range strings.Split(examples, "\n") {
+		args, ok := strings.CutPrefix(strings.TrimSpace(l), "restart-run ")
+		if !ok {
+			continue
+		}
+		n++
+		cli, done, err := parse(strings.Fields(args), io.Discard)
+		if err == nil && !done {
+			_, err = configure(cli)
+		}
+		if err != nil || done {
+			t.Errorf("example %q: done %v, err %v", l, done, err)
+		}
+	}
+	if n < 5 {
+		t.Errorf("%d examples", n)
+	}
+	for _, status := range []string{"128+N", "127, 126", "2 "} {
+		if !strings.Contains(statuses, status) {
+			t.Errorf("exit statuses lack %q:\n%s", status, statuses)
 		}
 	}
 }
