@@ -50,6 +50,12 @@ func configure(cli *CLI) (*config, error) {
 	if cli.Command[0] == "" {
 		return nil, usageError{errors.New("COMMAND is empty")}
 	}
+	if err := checkBackoff(cli); err != nil {
+		return nil, err
+	}
+	if err := checkNotify(cli); err != nil {
+		return nil, err
+	}
 	health, err := configureHealth(cli)
 	if err != nil {
 		return nil, err
@@ -60,6 +66,10 @@ func configure(cli *CLI) (*config, error) {
 	}
 	if cli.RestartResetAfter != nil {
 		reset = time.Duration(*cli.RestartResetAfter)
+	}
+	timeoutStop := time.Duration(cli.TimeoutStop)
+	if timeoutStop == 0 {
+		timeoutStop = maxDuration // no limit: an alarm that never rings
 	}
 	return &config{
 		argv:    cli.Command,
@@ -76,7 +86,7 @@ func configure(cli *CLI) (*config, error) {
 		maxRestarts: int(cli.MaxRestarts),
 		killMode:    string(cli.KillMode),
 		killSignal:  unix.Signal(cli.KillSignal),
-		timeoutStop: time.Duration(cli.TimeoutStop),
+		timeoutStop: timeoutStop,
 		logFormat:   string(cli.LogFormat),
 		stopSignals: cli.StopSignals,
 		forwardTo:   string(cli.ForwardTo),
@@ -91,6 +101,100 @@ func configure(cli *CLI) (*config, error) {
 	}, nil
 }
 
+// given reports whether the user set the flag, on the command line or by
+// its variable.
+func (cli *CLI) given(name string) bool {
+	_, ok := cli.from[name]
+	return ok
+}
+
+// flagError is a bad value found after parsing, in the shape of kong's own
+// messages: "--name: what is wrong", then "(from envar VAR="value")" when
+// the value came from a variable.
+func (cli *CLI) flagError(name, format string, a ...any) error {
+	msg := "--" + name + ": " + fmt.Sprintf(format, a...)
+	if env := cli.from[name]; env != "" {
+		v := os.Getenv(env)
+		if name == "health-http" {
+			v = redactURL(v)
+		}
+		msg += fmt.Sprintf(" (from envar %s=%q)", env, v)
+	}
+	return usageError{errors.New(msg)}
+}
+
+// setting names another flag in a message as the user set it:
+// --restart-sec=1s, RESTART_RUN_RESTART_SEC=1s, or --restart-sec (100ms by
+// default).
+func (cli *CLI) setting(name string, value any) string {
+	switch env, ok := cli.from[name]; {
+	case !ok:
+		return fmt.Sprintf("--%s (%v by default)", name, value)
+	case env != "":
+		return env + "=" + os.Getenv(env)
+	default:
+		return fmt.Sprintf("--%s=%v", name, value)
+	}
+}
+
+// checkBackoff refuses backoff settings that would silently do nothing:
+// systemd ignores RestartSteps= without RestartMaxDelaySec= and the other
+// way round, and a maximum no longer than RestartSec=.
+func checkBackoff(cli *CLI) error {
+	steps, base, most := cli.RestartSteps, cli.RestartSec, cli.RestartMaxDelay
+	switch {
+	case steps > 0 && most == 0:
+		return cli.flagError("restart-steps", "%d steps need --restart-max-delay, the longest pause they grow to; give both, or neither", steps)
+	case most > 0 && steps == 0:
+		return cli.flagError("restart-max-delay", "%v does nothing without --restart-steps, the number of steps from --restart-sec up to it; give both, or neither", most)
+	case steps > 0 && most <= base:
+		return cli.flagError("restart-max-delay", "%v is not longer than %s, so the pause cannot grow; give a longer one", most, cli.setting("restart-sec", base))
+	case cli.RestartResetAfter != nil && steps == 0:
+		return cli.flagError("restart-reset-after", "%v does nothing without --restart-steps and --restart-max-delay: no pause grows, so none is reset", *cli.RestartResetAfter)
+	}
+	return nil
+}
+
+// checkNotify refuses readiness settings that only work under
+// --type=notify or with a watchdog, given without them.
+func checkNotify(cli *CLI) error {
+	notify := cli.Type == "notify"
+	switch {
+	case cli.given("timeout-start") && !notify:
+		return cli.flagError("timeout-start", "only counts under --type=notify (the time to READY=1); a simple child is started at once")
+	case cli.given("notify-access") && !notify && cli.Watchdog == 0:
+		return cli.flagError("notify-access", "does nothing without --type=notify or --watchdog: the child gets no NOTIFY_SOCKET")
+	case cli.given("watchdog-signal") && cli.Watchdog == 0:
+		return cli.flagError("watchdog-signal", "does nothing without --watchdog")
+	}
+	return nil
+}
+
+// idleSetting is a flag that systemd accepts in the same combination and
+// that will not change what happens: a warning, not bad input.
+type idleSetting struct{ flag, msg string }
+
+// idleSettings: under --restart=no, with no --restart-force-exit-status,
+// nothing is ever restarted, so the pause, backoff and limits never apply
+// (systemd takes RestartSec= and StartLimitBurst= with Restart=no too).
+func (cli *CLI) idleSettings() []idleSetting {
+	if cli.Restart != "no" || cli.given("restart-force-exit-status") {
+		return nil
+	}
+	var idle []idleSetting
+	for _, name := range []string{"restart-sec", "restart-steps", "restart-max-delay", "restart-reset-after",
+		"burst", "interval", "max-restarts", "restart-prevent-exit-status"} {
+		if cli.given(name) {
+			idle = append(idle, idleSetting{name, fmt.Sprintf("--%s has no effect under --restart=no, where nothing is restarted", name)})
+		}
+	}
+	return idle
+}
+
+// healthFlags are the health checks' own settings, which do nothing
+// without a check.
+var healthFlags = []string{"health-interval", "health-timeout", "health-start-period", "health-retries"}
+
 // configureHealth checks the health flags: at most one check, and timing
 // that can work.
 func configureHealth(cli *CLI) (*healthCheck, error) {
@@ -101,29 +205,38 @@ func configureHealth(cli *CLI) (*healthCheck, error) {
 		start:    time.Duration(cli.HealthStartPeriod),
 		retries:  int(cli.HealthRetries),
 	}
-	n := 0
-	for _, v := range []string{cli.HealthCmd, cli.HealthHTTP, cli.HealthTCP} {
-		if v != "" {
-			n++
+	checks := map[string]string{"health-cmd": cli.HealthCmd, "health-http": cli.HealthHTTP, "health-tcp": cli.HealthTCP}
+	var set []string
+	for _, name := range []string{"health-cmd", "health-http", "health-tcp"} {
+		switch {
+		case checks[name] != "":
+			set = append(set, "--"+name)
+		case cli.given(name):
+			return nil, cli.flagError(name, "is empty; give a check, or leave the flag out")
 		}
 	}
 	switch {
-	case n == 0:
+	case len(set) == 0:
+		for _, name := range healthFlags {
+			if cli.given(name) {
+				return nil, cli.flagError(name, "does nothing without a health check: add --health-cmd, --health-http or --health-tcp, or leave it out")
+			}
+		}
 		return nil, nil
-	case n > 1:
-		return nil, usageError{errors.New("--health-cmd, --health-http and --health-tcp (or their RESTART_RUN_HEALTH_* variables): give at most one")}
+	case len(set) > 1:
+		return nil, usageError{fmt.Errorf("%s: give at most one health check", strings.Join(set, ", "))}
 	case c.interval <= 0:
-		return nil, usageError{fmt.Errorf("--health-interval (RESTART_RUN_HEALTH_INTERVAL): %v is not allowed; it must be more than 0", c.interval)}
+		return nil, cli.flagError("health-interval", "%v is not allowed; it must be more than 0", c.interval)
 	case c.timeout <= 0:
-		return nil, usageError{fmt.Errorf("--health-timeout (RESTART_RUN_HEALTH_TIMEOUT): %v is not allowed; it must be more than 0", c.timeout)}
+		return nil, cli.flagError("health-timeout", "%v is not allowed; it must be more than 0", c.timeout)
 	case c.retries < 1:
-		return nil, usageError{fmt.Errorf("--health-retries (RESTART_RUN_HEALTH_RETRIES): %d is not allowed; it must be 1 or more", c.retries)}
+		return nil, cli.flagError("health-retries", "%d is not allowed; it must be 1 or more", c.retries)
 	}
 	switch {
 	case cli.HealthCmd != "":
 		argv, err := shellquote.Split(cli.HealthCmd)
 		if err != nil || len(argv) == 0 {
-			return nil, usageError{fmt.Errorf("--health-cmd (RESTART_RUN_HEALTH_CMD): %q is not a command line (%v)", cli.HealthCmd, err)}
+			return nil, cli.flagError("health-cmd", "%q is not a command line (%v)", cli.HealthCmd, err)
 		}
 		c.argv = argv
 	case cli.HealthHTTP != "":
@@ -131,20 +244,30 @@ func configureHealth(cli *CLI) (*healthCheck, error) {
 		shown := redactURL(cli.HealthHTTP) // the password is not for the log
 		switch {
 		case err == nil && u.Scheme == "https":
-			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q: https:// is not built in; use an http:// URL, --health-tcp for the port, or --health-cmd with a client such as curl", shown)}
+			return nil, cli.flagError("health-http", "%q: https:// is not built in; use an http:// URL, --health-tcp for the port, or --health-cmd with a client such as curl", shown)
 		case err != nil || u.Scheme != "http" || u.Host == "" || u.Hostname() == "":
-			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q is not an http:// URL (http://HOST[:PORT]/PATH)", shown)}
+			return nil, cli.flagError("health-http", "%q is not an http:// URL (http://HOST[:PORT]/PATH)", shown)
 		}
-		if _, err := strconv.ParseUint(u.Port(), 10, 16); u.Port() != "" && err != nil {
-			return nil, usageError{fmt.Errorf("--health-http (RESTART_RUN_HEALTH_HTTP): %q: port %q is not a number from 0 to 65535", shown, u.Port())}
+		if u.Port() != "" && !validPort(u.Port()) {
+			return nil, cli.flagError("health-http", "%q: port %q is not a number from 1 to 65535", shown, u.Port())
 		}
 		c.url = u
 	default:
-		if _, port, err := net.SplitHostPort(c.addr); err != nil || port == "" {
-			return nil, usageError{fmt.Errorf("--health-tcp (RESTART_RUN_HEALTH_TCP): %q is not HOST:PORT", c.addr)}
+		_, port, err := net.SplitHostPort(c.addr)
+		switch {
+		case err != nil || port == "":
+			return nil, cli.flagError("health-tcp", "%q is not HOST:PORT", c.addr)
+		case !validPort(port):
+			return nil, cli.flagError("health-tcp", "%q: port %q is not a number from 1 to 65535", c.addr, port)
 		}
 	}
 	return c, nil
+}
+
+// validPort: a port a check can connect to.
+func validPort(p string) bool {
+	n, err := strconv.ParseUint(p, 10, 16)
+	return err == nil && n > 0
 }
 
 // redactURL is a --health-http value fit for a message: whatever sits

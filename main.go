@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -36,14 +37,14 @@ type CLI struct {
 
 	KillMode    KillMode   `default:"control-group" group:"stop" env:"RESTART_RUN_KILL_MODE" help:"What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."`
 	KillSignal  SignalName `default:"SIGTERM" group:"stop" env:"RESTART_RUN_KILL_SIGNAL" help:"Signal restart-run uses to stop the child and its leftovers."`
-	TimeoutStop Duration   `default:"10s" group:"stop" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL."`
+	TimeoutStop TimeLimit  `default:"10s" group:"stop" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL (0 or infinity = no limit)."`
 	StopSignals SignalList `default:"TERM,INT,QUIT" group:"stop" env:"RESTART_RUN_STOP_SIGNALS" help:"Signals to restart-run that are a stop request (passed on, no restart); any other is forwarded as it is. E.g. TERM,INT to forward SIGQUIT (a JVM's thread dump)."`
 	ForwardTo   ForwardTo  `default:"child" group:"stop" env:"RESTART_RUN_FORWARD_TO" help:"Where forwarded signals go: child (the child alone) or group (its whole process group, as dumb-init and tini -g). Stop signals follow --kill-mode."`
 
 	Type           ServiceType  `default:"simple" group:"notify" env:"RESTART_RUN_TYPE" help:"simple: the child counts as started once it runs; notify: once it sends READY=1 to NOTIFY_SOCKET."`
 	NotifyAccess   NotifyAccess `default:"main" group:"notify" env:"RESTART_RUN_NOTIFY_ACCESS" help:"Whose notify datagrams count: main (the child's own pid) or all (any process of restart-run's user)."`
-	TimeoutStart   Duration     `default:"90s" group:"notify" env:"RESTART_RUN_TIMEOUT_START" help:"Under --type=notify, how long the child has to send READY=1 (0 = no limit)."`
-	RuntimeMax     Duration     `default:"0" group:"notify" env:"RESTART_RUN_RUNTIME_MAX" help:"Stop a child that runs longer than this (0 = no limit)."`
+	TimeoutStart   TimeLimit    `default:"90s" group:"notify" env:"RESTART_RUN_TIMEOUT_START" help:"Under --type=notify, how long the child has to send READY=1 (0 or infinity = no limit)."`
+	RuntimeMax     TimeLimit    `default:"0" group:"notify" env:"RESTART_RUN_RUNTIME_MAX" help:"Stop a child that runs longer than this (0 or infinity = no limit)."`
 	Watchdog       Duration     `default:"0" group:"notify" env:"RESTART_RUN_WATCHDOG" help:"The child must send WATCHDOG=1 at least this often (0 = no watchdog)."`
 	WatchdogSignal SignalName   `default:"SIGABRT" group:"notify" env:"RESTART_RUN_WATCHDOG_SIGNAL" help:"Signal sent to a child that missed its watchdog."`
 
@@ -59,6 +60,11 @@ type CLI struct {
 	LogLevel  LogLevel         `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
 	Version   kong.VersionFlag `help:"Print the version and exit."`
 
+	// from: where each flag the user set got its value ("" for the command
+	// line, else its variable); stray: RESTART_RUN_* variables of no flag.
+	from  map[string]string
+	stray []strayVar
+
 	Command []string `arg:"" optional:"" passthrough:"partial" name:"command" help:"COMMAND [ARG...]: the command and its arguments, run without a shell. Flags after COMMAND are its own."`
 }
 
@@ -67,17 +73,91 @@ type CLI struct {
 type Duration time.Duration
 
 func (d *Duration) UnmarshalText(b []byte) error {
-	if s, err := strconv.ParseFloat(string(b), 64); err == nil && s >= 0 && s < 1e9 {
-		*d = Duration(s * float64(time.Second))
-		return nil
-	}
-	v, err := time.ParseDuration(string(b))
-	if err != nil || v < 0 {
-		return fmt.Errorf("%q is not a duration (1m30s, 100ms) or a number of seconds (0 or more)", b)
+	v, err := parseDuration(string(b))
+	if err != nil {
+		return err
 	}
 	*d = Duration(v)
 	return nil
 }
+
+// maxDuration is the longest a Go duration holds: about 292 years.
+const maxDuration = time.Duration(math.MaxInt64)
+
+func parseDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXnN") { // not hex, inf or NaN
+		switch {
+		case f < 0:
+		case f*float64(time.Second) >= float64(maxDuration):
+			return 0, tooLong(s)
+		default:
+			return time.Duration(f * float64(time.Second)), nil
+		}
+	} else if v, err := time.ParseDuration(s); err == nil && v >= 0 {
+		return v, nil
+	} else if err != nil && durationSyntax(s) {
+		return 0, tooLong(s) // well formed: only its size can be wrong
+	}
+	return 0, fmt.Errorf("%q is not a duration (1m30s, 100ms) or a number of seconds (0 or more)", s)
+}
+
+func tooLong(s string) error {
+	return fmt.Errorf("%q is too large (at most %v, that is %d seconds)", s,
+		maxDuration.Truncate(time.Second), int64(maxDuration/time.Second))
+}
+
+// durationSyntax reports whether s is written as time.ParseDuration reads
+// a duration: numbers, each with one unit, and no sign.
+func durationSyntax(s string) bool {
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		digits, dots, i := 0, 0, 0
+		for ; i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.'); i++ {
+			if s[i] == '.' {
+				dots++
+			} else {
+				digits++
+			}
+		}
+		if digits == 0 || dots > 1 {
+			return false
+		}
+		s = s[i:]
+		j := 0
+		for j < len(s) && (s[j] < '0' || s[j] > '9') && s[j] != '.' {
+			j++
+		}
+		switch s[:j] {
+		case "ns", "us", "µs", "μs", "ms", "s", "m", "h":
+		default:
+			return false
+		}
+		s = s[j:]
+	}
+	return true
+}
+
+// TimeLimit is a Duration where 0 and "infinity" both mean no limit, as
+// systemd's TimeoutStopSec= and TimeoutStartSec= take them. It holds 0 for
+// either.
+type TimeLimit Duration
+
+func (t *TimeLimit) UnmarshalText(b []byte) error {
+	if string(b) == "infinity" {
+		*t = 0
+		return nil
+	}
+	v, err := parseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%w, or infinity", err)
+	}
+	*t = TimeLimit(v)
+	return nil
+}
+
+func (t TimeLimit) String() string { return time.Duration(t).String() }
 
 func (d Duration) String() string { return time.Duration(d).String() }
 
@@ -127,6 +207,9 @@ type Count int
 
 func (c *Count) UnmarshalText(b []byte) error {
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(string(b)), "-") {
+		return fmt.Errorf("%q is too large (at most %d)", b, math.MaxInt)
+	}
 	if err != nil || n < 0 {
 		return fmt.Errorf("%q is not a whole number 0 or more", b)
 	}
@@ -214,13 +297,113 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 			done = true
 		}
 	}()
-	if _, err := parser.Parse(args); err != nil {
+	kctx, err := parser.Parse(args)
+	if err != nil {
 		if errors.Is(err, unix.EPIPE) {
 			return nil, true, nil // --help into a pipe its reader closed (| head): not bad input
 		}
-		return nil, false, usageError{err}
+		return nil, false, usageError{oneDash(err, args, parser.Model.Flags)}
 	}
+	cli.from = flagSources(kctx)
+	cli.stray = strayVariables(os.Environ(), parser.Model.Flags)
 	return cli, false, nil
+}
+
+// flagSources tells, for each flag the user set, where its value came from:
+// "" for the command line, the variable's name for a RESTART_RUN_*
+// variable. A flag left at its default is absent.
+func flagSources(kctx *kong.Context) map[string]string {
+	from := map[string]string{}
+	for _, p := range kctx.Path {
+		if p.Flag != nil {
+			from[p.Flag.Name] = ""
+		}
+	}
+	for _, f := range kctx.Flags() {
+		if _, ok := from[f.Name]; ok {
+			continue
+		}
+		for _, env := range f.Envs {
+			if _, ok := os.LookupEnv(env); ok {
+				from[f.Name] = env
+				break
+			}
+		}
+	}
+	return from
+}
+
+// oneDash turns kong's answer to a long flag written with one dash
+// (-restart=always: "unknown flag -r, did you mean -h?") into the flag
+// that was meant.
+func oneDash(err error, args []string, flags []*kong.Flag) error {
+	if !strings.HasPrefix(err.Error(), "unknown flag -") {
+		return err
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
+		if strings.HasPrefix(a, "--") || !strings.HasPrefix(a, "-") || len(name) < 2 {
+			continue
+		}
+		if slices.ContainsFunc(flags, func(f *kong.Flag) bool { return f.Name == name }) {
+			return fmt.Errorf("unknown flag %s: long flags take two dashes: -%s", a, a)
+		}
+	}
+	return err
+}
+
+// strayVar is a RESTART_RUN_* variable that is no flag's, with the
+// closest that is.
+type strayVar struct{ name, closest string }
+
+// strayVariables finds the RESTART_RUN_* variables in env that set no
+// flag: a typo (RESTART_RUN_RESTRAT) would otherwise be ignored in
+// silence. restart-run's own RESTART_RUN_INTERNAL_* are left out.
+func strayVariables(env []string, flags []*kong.Flag) []strayVar {
+	var known []string
+	for _, f := range flags {
+		known = append(known, f.Envs...)
+	}
+	var stray []strayVar
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "RESTART_RUN_") || strings.HasPrefix(name, "RESTART_RUN_INTERNAL_") || slices.Contains(known, name) {
+			continue
+		}
+		v := strayVar{name: name}
+		best := -1
+		for _, k := range known {
+			if d := editDistance(name, k); best < 0 || d < best {
+				best, v.closest = d, k
+			}
+		}
+		stray = append(stray, v)
+	}
+	return stray
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // run is restart-run's whole life; its result is the exit status.
@@ -249,9 +432,17 @@ func run(args []string, stderr io.Writer) int {
 	cfg, err := configure(cli)
 	if err != nil {
 		fmt.Fprintf(stderr, "restart-run: %v\n", err)
+		fmt.Fprintln(stderr, "restart-run: see restart-run --help")
 		return 2
 	}
 	log, logs := newLogger(stderr, string(cli.LogFormat), string(cli.LogLevel))
+	for _, v := range cli.stray {
+		log.Warn().Str("event", "config").Str("variable", v.name).Str("closest", v.closest).
+			Msgf("%s sets no flag; ignored (did you mean %s?)", v.name, v.closest)
+	}
+	for _, w := range cli.idleSettings() {
+		log.Warn().Str("event", "config").Str("flag", w.flag).Msg(w.msg)
+	}
 	// The last lines (done, limit, give-up) are still on their way to
 	// stderr when the loop returns.
 	defer logs.flush(logFlushWait)

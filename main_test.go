@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alecthomas/kong"
 )
 
 // TestParse checks the flag parser alone: no child is started.
@@ -357,7 +360,18 @@ func TestBadInput(t *testing.T) {
 		{nil, []string{"--health-cmd=sh -c 'exit 1"}, []string{"--health-cmd", "not a command line"}},
 		{nil, []string{"--health-http=ftp://x/"}, []string{"--health-http", "ftp://x/", "http://"}},
 		{nil, []string{"--health-http=https://x/"}, []string{"--health-http", "https://x/", "https:// is not built in", "--health-cmd"}},
-		{[]string{"RESTART_RUN_HEALTH_HTTP=http://x:99999/"}, nil, []string{"--health-http", "RESTART_RUN_HEALTH_HTTP", "99999", "0 to 65535"}},
+		{[]string{"RESTART_RUN_HEALTH_HTTP=http://x:99999/"}, nil, []string{"--health-http", "RESTART_RUN_HEALTH_HTTP", "99999", "1 to 65535"}},
+		{nil, []string{"--health-tcp=127.0.0.1:99999"}, []string{"--health-tcp", "99999", "1 to 65535"}},
+		{nil, []string{"--health-cmd="}, []string{"--health-cmd", "is empty"}},
+		{nil, []string{"--health-interval=5s"}, []string{"--health-interval", "does nothing without a health check"}},
+		{nil, []string{"--restart-steps=3"}, []string{"--restart-steps", "--restart-max-delay", "give both, or neither"}},
+		{nil, []string{"--restart-max-delay=1m"}, []string{"--restart-max-delay", "--restart-steps", "give both, or neither"}},
+		{nil, []string{"--restart-steps=3", "--restart-max-delay=50ms"}, []string{"--restart-max-delay", "50ms", "--restart-sec (100ms by default)"}},
+		{nil, []string{"--timeout-start=5s"}, []string{"--timeout-start", "--type=notify"}},
+		{nil, []string{"--interval=9999999h"}, []string{"--interval", "9999999h", "too large (at most 2562047h47m16s"}},
+		{nil, []string{"--burst=99999999999999999999"}, []string{"--burst", "too large (at most 9223372036854775807)"}},
+		{nil, []string{"-restart=always"}, []string{"-restart=always", "long flags take two dashes: --restart=always"}},
+		{nil, []string{"--timeout-stop=never"}, []string{"--timeout-stop", "never", "or infinity"}},
 		{nil, []string{"--health-http=http:///path"}, []string{"--health-http", "http:///path", "not an http:// URL"}},
 		{nil, []string{"--health-tcp=localhost"}, []string{"--health-tcp", "localhost", "HOST:PORT"}},
 		{[]string{"RESTART_RUN_HEALTH_RETRIES=-1"}, []string{"--health-cmd=true"}, []string{"--health-retries", "RESTART_RUN_HEALTH_RETRIES"}},
@@ -409,21 +423,43 @@ func TestFlagTypes(t *testing.T) {
 		"90": 90 * time.Second, "0.5": 500 * time.Millisecond, "1.5e3": 1500 * time.Second,
 		"1m30s": 90 * time.Second, "100ms": 100 * time.Millisecond,
 		"0": 0, "0.0": 0, "0s": 0,
-		// Bare seconds stop short of 1e9 (31 years), far from where their
-		// nanoseconds would overflow.
-		"999999999": 999999999 * time.Second,
+		// The longest a Go duration holds, about 292 years, either way.
+		"1e9": 1e9 * time.Second, "9223372036": 9223372036 * time.Second,
+		"2562047h47m16s": 2562047*time.Hour + 47*time.Minute + 16*time.Second,
 	} {
 		var d Duration
 		if err := d.UnmarshalText([]byte(in)); err != nil || time.Duration(d) != want {
 			t.Errorf("Duration(%q) = %v, %v; want %v", in, time.Duration(d), err, want)
 		}
 	}
-	for _, in := range []string{"", "soon", "-1", "-0.5", "-1s", "1e9", "1000000000", "NaN", "Inf", "10 s"} {
+	for _, in := range []string{"", "soon", "-1", "-0.5", "-1s", "NaN", "Inf", "0x10", "10 s", "1.2.3s", "5 h", "infinity"} {
 		d := Duration(time.Minute)
 		err := d.UnmarshalText([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), strconv.Quote(in)+" is not a duration") || d != Duration(time.Minute) {
 			t.Errorf("Duration(%q) = %v, %v; want an error naming the value, and the value left alone", in, time.Duration(d), err)
 		}
+	}
+	for _, in := range []string{"9223372037", "1e10", "2562048h", "9999999h", "1h9999999999999999999s", "153722868m"} {
+		d := Duration(time.Minute)
+		err := d.UnmarshalText([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), strconv.Quote(in)+" is too large (at most 2562047h47m16s, that is 9223372036 seconds)") || d != Duration(time.Minute) {
+			t.Errorf("Duration(%q) = %v, %v; want too large, and the value left alone", in, time.Duration(d), err)
+		}
+	}
+	for in, want := range map[string]time.Duration{"0": 0, "infinity": 0, "5s": 5 * time.Second, "2": 2 * time.Second} {
+		l := TimeLimit(time.Minute)
+		if err := l.UnmarshalText([]byte(in)); err != nil || time.Duration(l) != want {
+			t.Errorf("TimeLimit(%q) = %v, %v; want %v", in, time.Duration(l), err, want)
+		}
+	}
+	for _, in := range []string{"Infinity", "inf", "-1s", "never"} {
+		l := TimeLimit(time.Minute)
+		if err := l.UnmarshalText([]byte(in)); err == nil || !strings.Contains(err.Error(), "or infinity") || l != TimeLimit(time.Minute) {
+			t.Errorf("TimeLimit(%q) = %v, %v; want an error offering infinity, and the value left alone", in, time.Duration(l), err)
+		}
+	}
+	if l := TimeLimit(3 * time.Second); l.String() != "3s" {
+		t.Errorf("TimeLimit(3s).String() = %q", l.String())
 	}
 	if s := Duration(90 * time.Second).String(); s != "1m30s" {
 		t.Errorf("Duration(90s).String() = %q", s)
@@ -435,7 +471,13 @@ func TestFlagTypes(t *testing.T) {
 			t.Errorf("Count(%q) = %d, %v; want %d", in, c, err, want)
 		}
 	}
-	for _, in := range []string{"", "-1", "1.5", "x", "1e3"} {
+	for _, in := range []string{"99999999999999999999", "9223372036854775808"} {
+		c := Count(5)
+		if err := c.UnmarshalText([]byte(in)); err == nil || !strings.Contains(err.Error(), strconv.Quote(in)+" is too large (at most 9223372036854775807)") || c != 5 {
+			t.Errorf("Count(%q) = %d, %v; want too large, and the value left alone", in, c, err)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5", "x", "1e3", "-99999999999999999999"} {
 		c := Count(5)
 		if err := c.UnmarshalText([]byte(in)); err == nil || !strings.Contains(err.Error(), "not a whole number 0 or more") || c != 5 {
 			t.Errorf("Count(%q) = %d, %v; want an error, and the value left alone", in, c, err)
@@ -497,10 +539,10 @@ func TestConfigure(t *testing.T) {
 		flags []string // before "-- true"
 		want  string
 	}{
-		{[]string{"--health-cmd=true", "--health-interval=0"}, "--health-interval (RESTART_RUN_HEALTH_INTERVAL): 0s is not allowed"},
-		{[]string{"--health-cmd=true", "--health-timeout=0"}, "--health-timeout (RESTART_RUN_HEALTH_TIMEOUT): 0s is not allowed"},
-		{[]string{"--health-cmd=true", "--health-retries=0"}, "--health-retries (RESTART_RUN_HEALTH_RETRIES): 0 is not allowed"},
-		{[]string{"--health-cmd=true", "--health-tcp=x:1"}, "give at most one"},
+		{[]string{"--health-cmd=true", "--health-interval=0"}, "--health-interval: 0s is not allowed; it must be more than 0"},
+		{[]string{"--health-cmd=true", "--health-timeout=0"}, "--health-timeout: 0s is not allowed; it must be more than 0"},
+		{[]string{"--health-cmd=true", "--health-retries=0"}, "--health-retries: 0 is not allowed; it must be 1 or more"},
+		{[]string{"--health-cmd=true", "--health-tcp=x:1"}, "--health-cmd, --health-tcp: give at most one health check"},
 		{[]string{"--health-http=http://x/", "--health-tcp=x:1"}, "give at most one"},
 		{[]string{"--health-cmd=sh -c 'exit 1"}, "is not a command line"},
 		{[]string{"--health-cmd=  "}, `"  " is not a command line`},
@@ -510,7 +552,28 @@ func TestConfigure(t *testing.T) {
 		{[]string{"--health-http=http:///path"}, "is not an http:// URL"},
 		{[]string{"--health-http=http://:80/"}, "is not an http:// URL"},
 		{[]string{"--health-http=http://x:port/"}, "is not an http:// URL"},
-		{[]string{"--health-http=http://x:65536/"}, `port "65536" is not a number from 0 to 65535`},
+		{[]string{"--health-http=http://x:65536/"}, `port "65536" is not a number from 1 to 65535`},
+		{[]string{"--health-http=http://x:0/"}, `--health-http: "http://x:0/": port "0" is not a number from 1 to 65535`},
+		{[]string{"--health-tcp=127.0.0.1:99999"}, `--health-tcp: "127.0.0.1:99999": port "99999" is not a number from 1 to 65535`},
+		{[]string{"--health-tcp=127.0.0.1:0"}, `port "0" is not a number from 1 to 65535`},
+		{[]string{"--health-tcp=127.0.0.1:http"}, `port "http" is not a number from 1 to 65535`},
+		{[]string{"--health-cmd="}, "--health-cmd: is empty; give a check, or leave the flag out"},
+		{[]string{"--health-http="}, "--health-http: is empty"},
+		{[]string{"--health-tcp="}, "--health-tcp: is empty"},
+		{[]string{"--health-interval=5s"}, "--health-interval: does nothing without a health check: add --health-cmd, --health-http or --health-tcp"},
+		{[]string{"--health-timeout=5s"}, "--health-timeout: does nothing without a health check"},
+		{[]string{"--health-start-period=5s"}, "--health-start-period: does nothing without a health check"},
+		{[]string{"--health-retries=5"}, "--health-retries: does nothing without a health check"},
+		{[]string{"--restart-steps=3"}, "--restart-steps: 3 steps need --restart-max-delay, the longest pause they grow to; give both, or neither"},
+		{[]string{"--restart-max-delay=1m"}, "--restart-max-delay: 1m0s does nothing without --restart-steps"},
+		{[]string{"--restart-steps=3", "--restart-max-delay=100ms"}, "--restart-max-delay: 100ms is not longer than --restart-sec (100ms by default), so the pause cannot grow"},
+		{[]string{"--restart-steps=3", "--restart-sec=2s", "--restart-max-delay=1s"}, "--restart-max-delay: 1s is not longer than --restart-sec=2s"},
+		{[]string{"--restart-reset-after=5s"}, "--restart-reset-after: 5s does nothing without --restart-steps and --restart-max-delay"},
+		{[]string{"--timeout-start=5s"}, "--timeout-start: only counts under --type=notify"},
+		{[]string{"--timeout-start=5s", "--watchdog=1s"}, "--timeout-start: only counts under --type=notify"},
+		{[]string{"--notify-access=all"}, "--notify-access: does nothing without --type=notify or --watchdog"},
+		{[]string{"--watchdog-signal=KILL"}, "--watchdog-signal: does nothing without --watchdog"},
+		{[]string{"--type=notify", "--watchdog-signal=KILL"}, "--watchdog-signal: does nothing without --watchdog"},
 		{[]string{"--health-tcp=localhost"}, `"localhost" is not HOST:PORT`},
 		{[]string{"--health-tcp=localhost:"}, `"localhost:" is not HOST:PORT`},
 	} {
@@ -563,10 +626,17 @@ func TestConfigure(t *testing.T) {
 			t.Errorf("%s: %s check of %s, %+v; want %s of %s with the defaults", tc.flag, h.kind(), where, h, tc.kind, tc.where)
 		}
 	}
-	if cfg, err := configureArgs("--health-cmd=", "--", "true"); err != nil {
-		t.Errorf("an empty --health-cmd: %v", err)
-	} else if cfg.health != nil {
-		t.Errorf("an empty --health-cmd: health %+v; want no check", cfg.health)
+	// What the checks above refuse, in the company that makes it work.
+	for _, flags := range [][]string{
+		{"--type=notify", "--timeout-start=5s", "--notify-access=all"},
+		{"--watchdog=1s", "--notify-access=all", "--watchdog-signal=KILL"},
+		{"--restart-steps=3", "--restart-max-delay=101ms"},
+		{"--restart-steps=1", "--restart-max-delay=1m", "--restart-reset-after=5s"},
+		{"--health-tcp=127.0.0.1:65535", "--health-interval=1", "--health-timeout=1", "--health-start-period=0", "--health-retries=1"},
+	} {
+		if _, err := configureArgs(append(slices.Clone(flags), "--", "true")...); err != nil {
+			t.Errorf("%q: %v", flags, err)
+		}
 	}
 
 	// --restart-reset-after: given, else --restart-max-delay under backoff,
@@ -577,10 +647,8 @@ func TestConfigure(t *testing.T) {
 	}{
 		{nil, 10 * time.Second},
 		{[]string{"--restart-steps=3", "--restart-max-delay=1m"}, time.Minute},
-		{[]string{"--restart-steps=3"}, 10 * time.Second},
-		{[]string{"--restart-max-delay=1m"}, 10 * time.Second},
 		{[]string{"--restart-steps=3", "--restart-max-delay=1m", "--restart-reset-after=5s"}, 5 * time.Second},
-		{[]string{"--restart-reset-after=0"}, 0},
+		{[]string{"--restart-steps=3", "--restart-max-delay=1m", "--restart-reset-after=0"}, 0},
 	} {
 		cfg, err := configureArgs(append(slices.Clone(tc.flags), "--", "true")...)
 		if err != nil {
@@ -622,7 +690,7 @@ func checkBad(t *testing.T, env, args, want []string, marker string) string {
 	if cmd.ProcessState.ExitCode() != 2 {
 		t.Errorf("%v %q: %v, want exit status 2; stderr %q", env, args, err, stderr.String())
 	}
-	for _, w := range want {
+	for _, w := range append(slices.Clone(want), "restart-run: see restart-run --help\n") {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("%v %q: message %q does not name %q", env, args, stderr.String(), w)
 		}
@@ -834,8 +902,13 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%s is under %q, not a group", name, sec)
 		}
 	}
-	if want := reflect.TypeFor[CLI]().NumField() - 1 + 1; flags != want { // less COMMAND, plus --help
-
+	want := 1 // --help
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[CLI]()) {
+		if f.IsExported() && f.Name != "Command" {
+			want++
+		}
+	}
+	if flags != want {
 		t.Errorf("--help lists %d flags, CLI has %d", flags, want)
 	}
 	_, examples, ok := strings.Cut(help, "\nExamples:\n")
@@ -868,5 +941,153 @@ func TestHelp(t *testing.T) {
 		if !strings.Contains(statuses, status) {
 			t.Errorf("exit statuses lack %q:\n%s", status, statuses)
 		}
+	}
+}
+
+// TestFlagSources: a message names the variable only when the value came
+// from it, in kong's own shape, and says which flag another one needs as
+// the user set it.
+func TestFlagSources(t *testing.T) {
+	t.Setenv("RESTART_RUN_HEALTH_RETRIES", "0")
+	t.Setenv("RESTART_RUN_RESTART_SEC", "2s")
+	_, err := configureArgs("--health-cmd=true", "--", "true")
+	if want := `--health-retries: 0 is not allowed; it must be 1 or more (from envar RESTART_RUN_HEALTH_RETRIES="0")`; err == nil || err.Error() != want {
+		t.Errorf("from the variable: %v, want %q", err, want)
+	}
+	_, err = configureArgs("--health-cmd=true", "--health-retries=-0", "--", "true")
+	if want := `--health-retries: 0 is not allowed; it must be 1 or more`; err == nil || err.Error() != want {
+		t.Errorf("the flag beats the variable: %v, want %q", err, want)
+	}
+	_, err = configureArgs("--health-cmd=true", "--health-retries=1", "--restart-steps=2", "--restart-max-delay=1s", "--", "true")
+	if want := "--restart-max-delay: 1s is not longer than RESTART_RUN_RESTART_SEC=2s, so the pause cannot grow; give a longer one"; err == nil || err.Error() != want {
+		t.Errorf("the other flag from its variable: %v, want %q", err, want)
+	}
+	t.Setenv("RESTART_RUN_HEALTH_HTTP", "https://me:secret@x/")
+	_, err = configureArgs("--health-retries=1", "--", "true")
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), `(from envar RESTART_RUN_HEALTH_HTTP="https://***@x/")`) {
+		t.Errorf("a password in the variable: %v", err)
+	}
+
+	cli, _, err := parse([]string{"--burst=3", "--restart=always", "true"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"burst": "", "restart": "", "restart-sec": "RESTART_RUN_RESTART_SEC", "health-retries": "RESTART_RUN_HEALTH_RETRIES", "health-http": "RESTART_RUN_HEALTH_HTTP"}
+	if !maps.Equal(cli.from, want) {
+		t.Errorf("sources %v, want %v", cli.from, want)
+	}
+}
+
+// TestOneDash: a long flag with one dash is named, with the two dashes it
+// needs; a real unknown short flag keeps kong's message, and so does a
+// flag after "--", which is COMMAND's.
+func TestOneDash(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-restart=always", "true"}, "unknown flag -restart=always: long flags take two dashes: --restart=always"},
+		{[]string{"--burst=1", "-timeout-stop", "5s", "true"}, "unknown flag -timeout-stop: long flags take two dashes: --timeout-stop"},
+		{[]string{"-x", "true"}, "unknown flag -x"},
+		{[]string{"-nosuch=1", "true"}, "unknown flag -n"},
+	} {
+		_, _, err := parse(tc.args, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	if _, _, err := parse([]string{"--", "sh", "-restart=always"}, io.Discard); err != nil {
+		t.Errorf("COMMAND's own -restart: %v", err)
+	}
+}
+
+func TestStrayVariables(t *testing.T) {
+	parser, err := kong.New(&CLI{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strayVariables([]string{
+		"RESTART_RUN_RESTRAT=always", "RESTART_RUN_BURST=3", "RESTART_RUN_INTERNAL_GUARD=json",
+		"RESTART_RUN_HEALTHCMD=x", "restart_run_burst=1", "PATH=/bin", "RESTART_RUN_TIMEOUTSTOP",
+	}, parser.Model.Flags)
+	want := []strayVar{
+		{"RESTART_RUN_RESTRAT", "RESTART_RUN_RESTART"},
+		{"RESTART_RUN_HEALTHCMD", "RESTART_RUN_HEALTH_CMD"},
+		{"RESTART_RUN_TIMEOUTSTOP", "RESTART_RUN_TIMEOUT_STOP"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("stray %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		a, b string
+		d    int
+	}{{"", "", 0}, {"a", "", 1}, {"", "ab", 2}, {"kitten", "sitting", 3}, {"RESTRAT", "RESTART", 2}, {"abc", "abc", 0}} {
+		if d := editDistance(tc.a, tc.b); d != tc.d {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, d, tc.d)
+		}
+	}
+}
+
+// TestIdleSettings: under --restart=no, restart settings are warned
+// about, not refused (systemd takes them), unless a forced restart can
+// use them.
+func TestIdleSettings(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--restart=no", "--burst=3", "--restart-sec=1", "--max-restarts=2"}, []string{"restart-sec", "burst", "max-restarts"}},
+		{[]string{"--restart=no", "--interval=1m", "--restart-prevent-exit-status=3"}, []string{"interval", "restart-prevent-exit-status"}},
+		{[]string{"--restart=no", "--restart-steps=2", "--restart-max-delay=1s", "--restart-reset-after=1s"}, []string{"restart-steps", "restart-max-delay", "restart-reset-after"}},
+		{[]string{"--restart=no", "--burst=3", "--restart-force-exit-status=3"}, nil},
+		{[]string{"--restart=always", "--burst=3"}, nil},
+		{[]string{"--restart=no"}, nil},
+	} {
+		cli, _, err := parse(append(slices.Clone(tc.args), "true"), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, w := range cli.idleSettings() {
+			got = append(got, w.flag)
+			if !strings.Contains(w.msg, "--"+w.flag+" has no effect under --restart=no") {
+				t.Errorf("message %q", w.msg)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q: warned about %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestConfigWarnings: what restart-run accepts but will not act on is
+// said at warn before the first start: a RESTART_RUN_* variable that sets
+// no flag (a typo would otherwise be ignored in silence), and restart
+// settings under --restart=no.
+func TestConfigWarnings(t *testing.T) {
+	r := startRR(t, []string{"RESTART_RUN_RESTRAT=always"}, "--restart=no", "--burst=3", "--", "true")
+	if st := r.wait(); st != 0 {
+		t.Fatalf("status %d; log:\n%s", st, r.logText())
+	}
+	var vars, flags []string
+	for _, e := range r.named("config") {
+		if e.str("level") != "warn" {
+			t.Errorf("config event at %q, want warn: %v", e.str("level"), e)
+		}
+		switch {
+		case e.str("variable") != "":
+			vars = append(vars, e.str("variable")+" "+e.str("closest"))
+		default:
+			flags = append(flags, e.str("flag"))
+		}
+	}
+	if want := []string{"RESTART_RUN_RESTRAT RESTART_RUN_RESTART"}; !slices.Equal(vars, want) {
+		t.Errorf("variables warned about %q, want %q", vars, want)
+	}
+	if want := []string{"burst"}; !slices.Equal(flags, want) {
+		t.Errorf("flags warned about %q, want %q", flags, want)
+	}
+	if ev := r.logged(); len(ev) == 0 || ev[0].str("event") != "config" {
+		t.Errorf("the warnings do not come first: %v", ev)
 	}
 }

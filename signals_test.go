@@ -691,6 +691,32 @@ func TestSignalsDuringStop(t *testing.T) {
 	}
 }
 
+// TestNoStopTimeout: --timeout-stop=0 and infinity mean no limit, as
+// systemd's TimeoutStopSec= takes them: a child may take its time to shut
+// down and is never sent SIGKILL (before: 0 sent SIGKILL at once, status
+// 137, and infinity was refused).
+func TestNoStopTimeout(t *testing.T) {
+	for _, limit := range []string{"0", "infinity"} {
+		t.Run(limit, func(t *testing.T) {
+			r := startRR(t, nil, append([]string{"--timeout-stop=" + limit, "--restart=always", "--"}, child("graceful")...)...)
+			pid := r.waitReady()
+			r.signal(syscall.SIGTERM)
+			r.line("term")
+			r.signal(syscall.SIGWINCH) // still there to answer, after the stop began
+			if got := r.line("got"); got[0] != "SIGWINCH" {
+				t.Errorf("child got %v, want SIGWINCH", got)
+			}
+			_ = unix.Kill(pid, unix.SIGUSR2) // the child ends its shutdown
+			if st := r.wait(); st != 0 {
+				t.Errorf("status %d, want 0 (the child's own end); log:\n%s", st, r.logText())
+			}
+			if k := r.named("kill"); len(k) != 0 {
+				t.Errorf("kill events %v, want none", k)
+			}
+		})
+	}
+}
+
 // catchAllPy is a child that reports every signal it can catch (glibc
 // refuses handlers for 32 and 33) as "got N", except the stop signals,
 // which end it as they would any program.
