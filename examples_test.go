@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -8,11 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/kballard/go-shellquote"
 )
 
 // The tests of examples/: each runs the example's own files (its script,
@@ -171,4 +179,371 @@ func TestExampleTinyhttpdCrashLoop(t *testing.T) {
 	if n := strings.Count(r.logText(), "Address already in use"); n != 5 {
 		t.Errorf(`python said "Address already in use" %d times, want 5; log:\n%s`, n, r.logText())
 	}
+}
+
+// dockerfile is what the tests use of a Dockerfile: the build stage's
+// variables and go build line, the last stage's ENTRYPOINT and CMD.
+type dockerfile struct {
+	buildEnv   []string // ENV of the build stage
+	goBuild    string   // its RUN line that runs go build
+	entrypoint []string // exec form
+	cmd        []string // exec form
+}
+
+// readDockerfile parses the few instructions the tests need: lines joined
+// at a trailing backslash, comments skipped, ENTRYPOINT and CMD only in
+// exec (JSON) form, which is the form that keeps restart-run PID 1 (the
+// shell form would make /bin/sh PID 1).
+func readDockerfile(t *testing.T, path string) dockerfile {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var df dockerfile
+	var stages []string // stage names, FROM by FROM
+	var insns []string
+	var cur string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		if l, ok := strings.CutSuffix(line, "\\"); ok {
+			cur += l
+			continue
+		}
+		if cur += line; strings.TrimSpace(cur) != "" {
+			insns = append(insns, strings.TrimSpace(cur))
+		}
+		cur = ""
+	}
+	for _, insn := range insns {
+		word, rest, _ := strings.Cut(insn, " ")
+		rest = strings.TrimSpace(rest)
+		last := len(stages) - 1
+		switch strings.ToUpper(word) {
+		case "FROM":
+			f := strings.Fields(rest)
+			name := ""
+			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
+				name = f[2]
+			}
+			stages = append(stages, name)
+			df.entrypoint, df.cmd = nil, nil // not inherited from an earlier stage of this file
+		case "ENV":
+			if last >= 0 && stages[last] == "build" {
+				if !strings.Contains(rest, "=") {
+					t.Fatalf("%s: ENV %s: use the NAME=VALUE form", path, rest)
+				}
+				kv, err := shellquote.Split(rest)
+				if err != nil {
+					t.Fatalf("%s: ENV %s: %v", path, rest, err)
+				}
+				df.buildEnv = append(df.buildEnv, kv...)
+			}
+		case "RUN":
+			if last >= 0 && stages[last] == "build" && strings.Contains(rest, "go build") {
+				if df.goBuild != "" {
+					t.Fatalf("%s: two go build lines in the build stage", path)
+				}
+				df.goBuild = rest
+			}
+		case "ENTRYPOINT", "CMD":
+			var v []string
+			if err := json.Unmarshal([]byte(rest), &v); err != nil || len(v) == 0 {
+				t.Fatalf("%s: %s %s: not a JSON array of strings (exec form): %v", path, word, rest, err)
+			}
+			if strings.ToUpper(word) == "CMD" {
+				df.cmd = v
+			} else {
+				df.entrypoint = v
+			}
+		}
+	}
+	if df.goBuild == "" || df.entrypoint == nil {
+		t.Fatalf("%s: no go build RUN in a stage named build, or no ENTRYPOINT in the last stage", path)
+	}
+	return df
+}
+
+// assignment is a shell word that sets a variable for the command after it.
+var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// goBuildLikeDockerfile runs the Dockerfile's go build line on this
+// repository, with the variables the build stage sets and those the line
+// sets itself, the output moved from the image's / to a temporary
+// directory. The variables of the golang image that could change the
+// result are unset first, as they are there.
+func goBuildLikeDockerfile(t *testing.T, df dockerfile) string {
+	t.Helper()
+	words, err := shellquote.Split(df.goBuild)
+	if err != nil {
+		t.Fatalf("go build line %q: %v", df.goBuild, err)
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return name == "CGO_ENABLED" || name == "GOFLAGS" || name == "GOOS" || name == "GOARCH"
+	})
+	env = append(env, df.buildEnv...)
+	for len(words) > 0 && assignment.MatchString(words[0]) {
+		env = append(env, words[0])
+		words = words[1:]
+	}
+	out := filepath.Join(t.TempDir(), "restart-run")
+	i := slices.Index(words, "-o")
+	if len(words) < 2 || words[0] != "go" || words[1] != "build" || i < 0 || i+1 >= len(words) {
+		t.Fatalf("go build line %q: want go build ... -o PATH ...", df.goBuild)
+	}
+	words[i+1] = out
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, words[0], words[1:]...)
+	build.Env = env
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%s (env %v): %v\n%s", strings.Join(words, " "), df.buildEnv, err, b)
+	}
+	return out
+}
+
+// checkStatic: no loader (PT_INTERP), no shared library (DT_NEEDED), no
+// symbol table (-s), no path of the machine it was built on (-trimpath).
+func checkStatic(t *testing.T, path string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("%s has a PT_INTERP program header: it needs a dynamic loader, which FROM scratch lacks", path)
+		}
+	}
+	if libs, err := f.DynValue(elf.DT_NEEDED); err == nil && len(libs) > 0 {
+		names, _ := f.ImportedLibraries()
+		t.Errorf("%s needs shared libraries (DT_NEEDED): %v", path, names)
+	}
+	if f.Section(".symtab") != nil {
+		t.Errorf("%s has a symbol table: -ldflags=-s did not take", path)
+	}
+	wd, _ := os.Getwd()
+	if b, err := os.ReadFile(path); err == nil && bytes.Contains(b, []byte(wd)) {
+		t.Errorf("%s contains the build directory %s: -trimpath did not take", path, wd)
+	}
+}
+
+// flagValue is the value of --name in flags (--name=V or --name V).
+func flagValue(flags []string, name string) (string, bool) {
+	for i, f := range flags {
+		if f == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			return v, true
+		}
+		if f == name && i+1 < len(flags) {
+			return flags[i+1], true
+		}
+	}
+	return "", false
+}
+
+// timeoutStop is --timeout-stop in flags, read as restart-run reads it; an
+// example must set it (the default, 10s, is not below Docker's 10 s).
+func timeoutStop(t *testing.T, flags []string) time.Duration {
+	t.Helper()
+	v, ok := flagValue(flags, "--timeout-stop")
+	if !ok {
+		t.Fatalf("%q: no --timeout-stop", flags)
+	}
+	var d Duration
+	if err := d.UnmarshalText([]byte(v)); err != nil {
+		t.Fatalf("--timeout-stop=%s: %v", v, err)
+	}
+	return time.Duration(d)
+}
+
+// checkFlags runs bin with an example's flags (its command line up to and
+// including "--"): with --help, which kong answers once it has read every
+// flag's value (exit 0; a bad value or unknown flag is 2), and for real
+// with true as the command, which also passes restart-run's checks of how
+// flags combine (health timing without a check, two checks …) that
+// --help skips. true must be started and restart-run exit 0: true's own
+// status, once the policy or the limiter ends the runs.
+func checkFlags(t *testing.T, bin string, flags []string) {
+	t.Helper()
+	opts := flags
+	if i := slices.Index(flags, "--"); i >= 0 {
+		opts = flags[:i]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	help := exec.CommandContext(ctx, bin, append(slices.Clone(opts), "--help")...)
+	help.Env = exampleEnv(bin)
+	if out, err := help.CombinedOutput(); err != nil {
+		t.Errorf("%s %s --help: %v\n%s", bin, strings.Join(opts, " "), err, out)
+	}
+
+	run := exec.Command(bin, append(slices.Clone(flags), "true")...)
+	run.Env = exampleEnv(bin)
+	r := startCmd(t, run)
+	if st := r.wait(); st != 0 {
+		t.Errorf("%s %s true: status %d, want 0; log:\n%s", bin, strings.Join(flags, " "), st, r.logText())
+	}
+	if len(r.named("start")) == 0 {
+		t.Errorf("%s %s true: nothing started; log:\n%s", bin, strings.Join(flags, " "), r.logText())
+	}
+	if t.Failed() {
+		t.FailNow() // no use running the example itself
+	}
+}
+
+// nsLaunch, as PID 1 of new PID and network namespaces, with a private
+// mount namespace: mounts a /proc of its own (restart-run's cleanup reads
+// /proc), brings the loopback device up (SIOCSIFFLAGS, IFF_UP: a new
+// network namespace has it down) and execs its arguments, looked up on
+// PATH: a container as Docker or the kubelet starts one, less the image.
+const nsLaunch = `import ctypes, fcntl, os, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.mount(b"proc", b"/proc", b"proc", 0, None) != 0:
+    e = ctypes.get_errno()
+    raise OSError(e, "mount /proc: " + os.strerror(e))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", 1))
+s.close()
+os.execvp(sys.argv[1], sys.argv[1:])
+`
+
+// runAsContainer runs argv (entrypoint and command, exactly as an example
+// gives them, restart-run found on PATH as bin) the way a container runs:
+// restart-run is PID 1 of its own PID namespace, with its own /proc, and
+// the server listens in a network namespace that has only a loopback
+// device, so its 0.0.0.0:8000 is reachable from nowhere else and clashes
+// with no other port 8000. It waits for the first passing --health-http
+// check (restart-run's own GET of the page, inside the namespace), then
+// sends SIGTERM, as docker stop and the kubelet do: a PID 1 gets only the
+// signals it has a handler for, so this shows restart-run catches it,
+// passes it on and exits with the server's status, 143, within stop (its
+// --timeout-stop: no SIGKILL was needed).
+func runAsContainer(t *testing.T, bin string, argv []string, stop time.Duration) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("new PID and network namespaces need root; CI runs this as root")
+	}
+	needPython(t)
+	interval := 30 * time.Second // restart-run's default
+	if v, ok := flagValue(argv, "--health-interval"); ok {
+		var d Duration
+		if err := d.UnmarshalText([]byte(v)); err != nil {
+			t.Fatalf("--health-interval=%s: %v", v, err)
+		}
+		interval = time.Duration(d)
+	}
+	if _, ok := flagValue(argv, "--health-http"); !ok {
+		t.Fatalf("%q: no --health-http to wait for", argv)
+	}
+	cmd := exec.Command("python3", append([]string{"-c", nsLaunch}, argv...)...)
+	cmd.Env = exampleEnv(bin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:   syscall.CLONE_NEWPID | syscall.CLONE_NEWNET,
+		Unshareflags: syscall.CLONE_NEWNS, // Go makes / private in it, so the /proc mount stays inside
+	}
+	r := startCmd(t, cmd)
+
+	// The first check runs one interval after the start; a slow python
+	// may need a second one.
+	wait := 3*interval + deadline
+	timeout := time.After(wait)
+	for healthy := false; !healthy; {
+		select {
+		case e := <-r.events:
+			switch e.str("event") {
+			case "health":
+				healthy = e.str("status") == "healthy"
+			case "exit":
+				t.Fatalf("the server ended: %v; log:\n%s", e, r.logText())
+			}
+		case <-r.done:
+			t.Fatalf("restart-run exited (status %d); log:\n%s", r.status, r.logText())
+		case <-timeout:
+			t.Fatalf("no passing health check within %v; log:\n%s", wait, r.logText())
+		}
+	}
+	// restart-run is PID 1 where it runs, as in a container: the last pid
+	// of its NSpid line is the one its own namespace gives it.
+	if p := innerPID(r.cmd.Process.Pid); p != "1" {
+		t.Errorf("restart-run is pid %q in its own namespace, not 1", p)
+	}
+	// What ran is the example's command, as written.
+	want := argv[slices.Index(argv, "--")+1:]
+	for _, e := range r.logged() {
+		if e.str("event") == "start" {
+			if got := anyStrings(e["command"]); !slices.Equal(got, want) {
+				t.Errorf("started %q, want %q", got, want)
+			}
+			break
+		}
+	}
+
+	sent := time.Now()
+	r.signal(syscall.SIGTERM)
+	if st := r.wait(); st != 128+int(syscall.SIGTERM) {
+		t.Errorf("status %d after SIGTERM, want 143 (the server died of the SIGTERM passed on); log:\n%s", st, r.logText())
+	}
+	if took := time.Since(sent); took >= stop {
+		t.Errorf("restart-run took %v to stop, not less than --timeout-stop %v", took, stop)
+	}
+	if k := r.named("kill"); len(k) != 0 {
+		t.Errorf("kill events %v: the server had to be killed", k)
+	}
+}
+
+// innerPID is the pid of process pid in its own PID namespace: the last
+// field of the NSpid line of its status.
+func innerPID(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				return f[len(f)-1]
+			}
+		}
+	}
+	return ""
+}
+
+// anyStrings is a JSON list of strings, as a decoded event holds it.
+func anyStrings(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, s := range l {
+		str, _ := s.(string)
+		out = append(out, str)
+	}
+	return out
+}
+
+// TestExampleDockerfile: the Dockerfile's build makes a static binary, and
+// that binary takes its ENTRYPOINT and runs ENTRYPOINT + CMD as a
+// container would (see examples/docker/README.md).
+func TestExampleDockerfile(t *testing.T) {
+	t.Parallel()
+	df := readDockerfile(t, "examples/docker/Dockerfile")
+	bin := goBuildLikeDockerfile(t, df)
+	checkStatic(t, bin)
+
+	if df.entrypoint[0] != "restart-run" || df.entrypoint[len(df.entrypoint)-1] != "--" {
+		t.Fatalf("ENTRYPOINT %q: want restart-run, its flags, then --, so that CMD is the command", df.entrypoint)
+	}
+	flags := df.entrypoint[1:]
+	// docker stop: SIGTERM, then SIGKILL to PID 1 after 10 s.
+	stop := timeoutStop(t, flags)
+	if stop >= 10*time.Second {
+		t.Errorf("--timeout-stop %v is not below docker stop's 10 s", stop)
+	}
+	checkFlags(t, bin, flags)
+	if len(df.cmd) == 0 {
+		t.Fatal("no CMD: the image would run restart-run with no command")
+	}
+	runAsContainer(t, bin, append(slices.Clone(df.entrypoint), df.cmd...), stop)
 }
