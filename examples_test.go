@@ -547,3 +547,88 @@ func TestExampleDockerfile(t *testing.T) {
 	}
 	runAsContainer(t, bin, append(slices.Clone(df.entrypoint), df.cmd...), stop)
 }
+
+// manifest is what the test uses of the Deployment.
+type manifest struct {
+	command, args []string
+	gracePeriod   time.Duration
+	restartPolicy string
+}
+
+// readManifest reads the Deployment with a line parser rather than a YAML
+// library (go.mod has none, and one manifest does not call for one):
+// command and args are written as flow sequences, YAML that is also JSON,
+// possibly over several lines, and are read as JSON; the two scalars are
+// read as they stand. Each key must occur once.
+func readManifest(t *testing.T, path string) manifest {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	seen := map[string]int{}
+	m := manifest{gracePeriod: 30 * time.Second} // Kubernetes's default
+	for i := 0; i < len(lines); i++ {
+		key, val, ok := strings.Cut(strings.TrimSpace(lines[i]), ":")
+		if !ok || strings.HasPrefix(key, "#") {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		switch key {
+		case "command", "args":
+			for !json.Valid([]byte(val)) && i+1 < len(lines) {
+				i++
+				val += " " + strings.TrimSpace(lines[i])
+			}
+			var v []string
+			if err := json.Unmarshal([]byte(val), &v); err != nil {
+				t.Fatalf("%s: %s: %s is not a JSON-style list of strings: %v", path, key, val, err)
+			}
+			if key == "command" {
+				m.command = v
+			} else {
+				m.args = v
+			}
+		case "terminationGracePeriodSeconds":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", path, key, err)
+			}
+			m.gracePeriod = time.Duration(n) * time.Second
+		case "restartPolicy":
+			m.restartPolicy = val
+		default:
+			continue
+		}
+		if seen[key]++; seen[key] > 1 {
+			t.Fatalf("%s: %s twice; the test reads one container", path, key)
+		}
+	}
+	return m
+}
+
+// TestExampleKubernetes: the Deployment's command takes restart-run's
+// flags, its --timeout-stop is below the grace period, and command + args
+// run as a container would (see examples/kubernetes/README.md).
+func TestExampleKubernetes(t *testing.T) {
+	t.Parallel()
+	m := readManifest(t, "examples/kubernetes/deployment.yaml")
+	if m.restartPolicy != "Always" {
+		t.Errorf("restartPolicy %q, want Always (a Deployment allows no other)", m.restartPolicy)
+	}
+	if len(m.command) < 2 || m.command[0] != "restart-run" || m.command[len(m.command)-1] != "--" {
+		t.Fatalf("command %q: want restart-run, its flags, then --", m.command)
+	}
+	if len(m.args) == 0 {
+		t.Fatal("no args: with command set, the image's CMD is not used either")
+	}
+	flags := m.command[1:]
+	stop := timeoutStop(t, flags)
+	if stop >= m.gracePeriod {
+		t.Errorf("--timeout-stop %v is not below terminationGracePeriodSeconds (%v)", stop, m.gracePeriod)
+	}
+	bin := rrBin(t)
+	checkFlags(t, bin, flags)
+	runAsContainer(t, bin, append(slices.Clone(m.command), m.args...), stop)
+}
