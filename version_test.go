@@ -168,6 +168,7 @@ func TestReleaseBinaries(t *testing.T) {
 			t.Errorf("%s: sha256 %x, SHA256SUMS says %s", f[1], sum, f[0])
 		}
 		checkStatic(t, path, machine)
+		checkStripped(t, path)
 		t.Logf("%s: %d bytes", f[1], len(data))
 	}
 	for name := range want {
