@@ -353,7 +353,7 @@ func TestPID1(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("unshare (util-linux) is not installed")
 	}
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", rrBin(t), "--restart=always", "--", "sh", "-c",
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "--mount-proc", rrBin(t), "--restart=always", "--", "sh", "-c",
 		`i=0; while [ $i -lt 50 ]; do (sleep 0.01 &); i=$((i+1)); done; echo parent $PPID; echo ready $$; exec sleep 1000`)
 	r := startCmd(t, cmd)
 	if ppid := r.line("parent")[0]; ppid != "1" {
