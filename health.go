@@ -421,6 +421,8 @@ func (s *supervisor) healthFinished(r healthResult) {
 	state := s.healthState.record(r.err == nil, time.Now())
 	ev := s.log.Debug()
 	switch {
+	case r.err != nil && state == "starting":
+		ev = s.log.Debug().Err(r.err) // within --health-start-period: it does not count
 	case r.err != nil:
 		ev = s.log.Warn().Err(r.err)
 	case state != s.healthLast:
@@ -428,7 +430,7 @@ func (s *supervisor) healthFinished(r healthResult) {
 	}
 	s.healthLast = state
 	ev.Str("event", "health").Str("check", s.cfg.health.kind()).Str("status", state).
-		Int("failures", s.healthState.failures).Dur("duration", time.Since(run.began)).Int("pid", s.pid).
+		Int("failures", s.healthState.failures).Dur("duration_ms", time.Since(run.began)).Int("pid", s.pid).
 		Msg("health check")
 	if state == "unhealthy" {
 		s.terminate(Watchdog, s.cfg.killSignal)

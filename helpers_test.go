@@ -316,6 +316,15 @@ type event map[string]any
 
 func (e event) num(k string) float64 { f, _ := e[k].(float64); return f }
 func (e event) str(k string) string  { s, _ := e[k].(string); return s }
+func (e event) strs(k string) []string {
+	var out []string
+	l, _ := e[k].([]any)
+	for _, v := range l {
+		s, _ := v.(string)
+		out = append(out, s)
+	}
+	return out
+}
 
 // at is when restart-run logged the event, by its own clock.
 func (e event) at(t *testing.T) time.Time {

@@ -33,6 +33,10 @@ func (l *Limiter) Allow(now time.Time) bool {
 	return true
 }
 
+// Starts is the number of starts counted in the current window (0 with
+// the limiter off).
+func (l *Limiter) Starts() int { return l.count }
+
 // Backoff is the pause before a restart: systemd's RestartSec=,
 // RestartSteps= and RestartMaxDelaySec=, plus a reset after a long run that
 // systemd lacks.

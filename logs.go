@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,12 +38,63 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, *logBuffer) {
 	// formatted after it, straight to stderr, by the buffer's goroutine.
 	var in, direct io.Writer = b, w
 	if format == "console" {
-		in = zerolog.ConsoleWriter{Out: b, TimeFormat: "15:04:05.000"}
-		direct = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+		in, direct = consoleWriter(b), consoleWriter(w)
 	}
-	b.report = zerolog.New(direct).Level(lvl).With().Timestamp().Logger()
+	b.report = zerolog.New(direct).Level(lvl).With().Timestamp().Str("logger", logSource).Logger()
 	go b.drain()
-	return zerolog.New(in).Level(lvl).With().Timestamp().Logger(), b
+	return zerolog.New(in).Level(lvl).With().Timestamp().Str("logger", logSource).Logger(), b
+}
+
+// logSource is the value of the logger field on every line restart-run
+// writes itself: in one stream with a child that logs JSON too (docker
+// logs), it tells restart-run's lines apart.
+const logSource = "restart-run"
+
+// consoleWriter writes readable lines: colour unless NO_COLOR is set or
+// TERM=dumb; durations, held in fields named for their unit (runtime_ms),
+// shown as Go durations (runtime=5.9ms); no logger field, which a reader of
+// the console has no use for.
+func consoleWriter(out io.Writer) zerolog.ConsoleWriter {
+	return zerolog.ConsoleWriter{
+		Out:           out,
+		TimeFormat:    "15:04:05.000",
+		NoColor:       os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb",
+		FormatPrepare: consoleDurations,
+		FieldsExclude: []string{"logger"},
+	}
+}
+
+// consoleDurations turns each field NAME_ms (a number of milliseconds) into
+// NAME, a duration rounded to what a reader needs: 5.9ms, 215ms, 10s.
+func consoleDurations(fields map[string]any) error {
+	for k, v := range fields {
+		name, ok := strings.CutSuffix(k, "_ms")
+		ms, isNum := v.(json.Number)
+		if !ok || !isNum {
+			continue
+		}
+		f, err := ms.Float64()
+		if err != nil {
+			continue
+		}
+		delete(fields, k)
+		fields[name] = roundDuration(time.Duration(f * float64(time.Millisecond))).String()
+	}
+	return nil
+}
+
+// roundDuration keeps what a reader needs: whole units from 10 of them,
+// else tenths: 5.862684ms is 5.9ms, 215.443ms is 215ms, 10.0003s is 10s.
+func roundDuration(d time.Duration) time.Duration {
+	for _, unit := range []time.Duration{time.Second, time.Millisecond, time.Microsecond} {
+		switch {
+		case d >= 10*unit:
+			return d.Round(unit)
+		case d >= unit:
+			return d.Round(unit / 10)
+		}
+	}
+	return d
 }
 
 func isTerminal(fd int) bool {

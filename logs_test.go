@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -285,4 +287,161 @@ func TestStalledStderr(t *testing.T) {
 			t.Errorf("last line %q, want done", last)
 		}
 	})
+}
+
+func TestRoundDuration(t *testing.T) {
+	for in, want := range map[time.Duration]string{
+		5862684 * time.Nanosecond:   "5.9ms",
+		215443 * time.Microsecond:   "215ms",
+		10000300 * time.Microsecond: "10s",
+		1500 * time.Millisecond:     "1.5s",
+		90 * time.Second:            "1m30s",
+		0:                           "0s",
+		1234 * time.Nanosecond:      "1.2µs",
+		999 * time.Nanosecond:       "999ns",
+		12345 * time.Microsecond:    "12ms",
+	} {
+		if got := roundDuration(in).String(); got != want {
+			t.Errorf("roundDuration(%v) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// logLines runs restart-run to its end and returns its stderr, line by
+// line, and its exit status.
+func logLines(t *testing.T, env []string, args ...string) ([]string, int) {
+	t.Helper()
+	cmd := exec.Command(rrBin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n"), cmd.ProcessState.ExitCode()
+}
+
+// TestLogLevels: a crash loop shows at --log-level=warn, one warn line per
+// crash and an error line for the limit (before: the crashes were at
+// info, and only the limit showed); each line says it is restart-run's
+// and carries what led to the decision.
+func TestLogLevels(t *testing.T) {
+	r := startRR(t, nil, "--log-level=warn", "--burst=3", "--", "sh", "-c", "exit 3")
+	if st := r.wait(); st != 3 {
+		t.Fatalf("status %d", st)
+	}
+	var got []string
+	for _, e := range r.logged() {
+		got = append(got, e.str("level")+" "+e.str("event"))
+		if e.str("logger") != "restart-run" {
+			t.Errorf("line without logger=restart-run: %v", e)
+		}
+		if e.str("event") == "exit" && (!slices.Equal(e.strs("command"), []string{"sh", "-c", "exit 3"}) || e["runtime_ms"] == nil) {
+			t.Errorf("exit without its command or runtime_ms: %v", e)
+		}
+	}
+	if want := []string{"warn exit", "warn exit", "warn exit", "error limit"}; !slices.Equal(got, want) {
+		t.Errorf("at warn: %q, want %q", got, want)
+	}
+	lim := r.named("limit")
+	if len(lim) != 1 || lim[0].num("starts") != 3 || lim[0].num("burst") != 3 || lim[0].num("restarts") != 2 || lim[0].num("interval_ms") != 10000 {
+		t.Errorf("limit %v, want starts 3 of burst 3 after 2 restarts, interval_ms 10000", lim)
+	}
+
+	// At info: each restart carries the limiter's count, the burst, the
+	// restarts so far and the pause.
+	r = startRR(t, nil, "--burst=3", "--max-restarts=5", "--", "sh", "-c", "exit 3")
+	r.wait()
+	restarts := r.named("restart")
+	if len(restarts) != 2 {
+		t.Fatalf("%d restarts, want 2", len(restarts))
+	}
+	for i, e := range restarts {
+		if e.num("restarts") != float64(i+1) || e.num("starts") != float64(i+2) || e.num("burst") != 3 ||
+			e.num("max_restarts") != 5 || e.num("delay_ms") != 100 || e.str("level") != "info" {
+			t.Errorf("restart %d: %v, want restarts %d, starts %d of burst 3, max_restarts 5, delay_ms 100", i, e, i+1, i+2)
+		}
+	}
+}
+
+// TestOneShotQuiet: restart-run --restart=no -- true prints its start
+// line and nothing else (tini prints nothing); a failed one-shot adds the
+// exit at warn.
+func TestOneShotQuiet(t *testing.T) {
+	lines, st := logLines(t, nil, "--restart=no", "--", "true")
+	if st != 0 || len(lines) != 1 || !strings.Contains(lines[0], `"event":"start"`) {
+		t.Errorf("clean one-shot: status %d, %d lines %q; want 0 and the start line alone", st, len(lines), lines)
+	}
+	lines, st = logLines(t, nil, "--restart=no", "--", "sh", "-c", "exit 4")
+	if st != 4 || len(lines) != 2 || !strings.Contains(lines[1], `"level":"warn"`) || !strings.Contains(lines[1], `"event":"exit"`) {
+		t.Errorf("failed one-shot: status %d, lines %q; want 4, start and a warn exit", st, lines)
+	}
+	lines, _ = logLines(t, nil, "--restart=no", "--log-level=debug", "--", "true")
+	var events []string
+	for _, l := range lines {
+		var e event
+		if json.Unmarshal([]byte(l), &e) == nil {
+			events = append(events, e.str("level")+" "+e.str("event"))
+		}
+	}
+	if want := []string{"info start", "debug exit", "debug done"}; !slices.Equal(events, want) {
+		t.Errorf("at debug: %q, want %q", events, want)
+	}
+}
+
+// TestConsoleLog: readable lines show durations with their unit and no
+// logger field; colour goes with NO_COLOR and TERM=dumb, and stays
+// otherwise (the control: the check can see colour).
+func TestConsoleLog(t *testing.T) {
+	for _, tc := range []struct {
+		env    []string
+		colour bool
+	}{
+		{[]string{"TERM=xterm", "NO_COLOR="}, true},
+		{[]string{"TERM=xterm", "NO_COLOR=1"}, false},
+		{[]string{"TERM=dumb", "NO_COLOR="}, false},
+	} {
+		lines, _ := logLines(t, tc.env, "--log-format=console", "--burst=2", "--", "sh", "-c", "exit 3")
+		text := strings.Join(lines, "\n")
+		if strings.Contains(text, "\x1b[") != tc.colour {
+			t.Errorf("%q: colour %v, want %v:\n%q", tc.env, !tc.colour, tc.colour, text)
+		}
+		plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(text, "")
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`runtime=[0-9.]+(µs|ms|s)\b`),
+			regexp.MustCompile(`delay=100ms\b`),
+			regexp.MustCompile(`interval=10s\b`),
+		} {
+			if !want.MatchString(plain) {
+				t.Errorf("%q: no %s in\n%s", tc.env, want, plain)
+			}
+		}
+		if strings.Contains(plain, "logger=") || strings.Contains(plain, "_ms=") {
+			t.Errorf("%q: logger or a _ms field on the console:\n%s", tc.env, plain)
+		}
+	}
+}
+
+// TestForwardAndCleanupLogged: a forwarded signal is logged at debug, and
+// what the child leaves behind is logged as it is signalled: how many, with
+// which signal.
+func TestForwardAndCleanupLogged(t *testing.T) {
+	r := startRR(t, nil, append([]string{"--restart=no", "--log-level=debug", "--"}, child("signals", "USR1")...)...)
+	pid := r.waitReady()
+	r.signal(syscall.SIGUSR1)
+	r.line("got")
+	f := r.next("forward")
+	if f.str("level") != "debug" || f.str("signal") != "SIGUSR1" || f.num("pid") != float64(pid) || f["group"] != false {
+		t.Errorf("forward %v, want SIGUSR1 to %d at debug", f, pid)
+	}
+	_ = unix.Kill(pid, unix.SIGTERM)
+	r.wait()
+
+	r = startRR(t, nil, "--restart=no", "--", "sh", "-c", "sleep 1000 & sleep 1000 & echo ready $$")
+	r.waitReady()
+	c := r.next("cleanup")
+	if c.str("level") != "info" || c.str("signal") != "SIGTERM" || c.num("group") != 2 || c.num("orphans") != 0 {
+		t.Errorf("cleanup %v, want 2 processes of the group sent SIGTERM", c)
+	}
+	r.wait()
 }

@@ -84,7 +84,7 @@ func TestIssueExample(t *testing.T) {
 			len(starts), len(exits), len(restarts), len(limits), r.logText())
 	}
 	for i, e := range exits {
-		if e.num("exit_code") != 3 || e.str("class") != "exit-code" || e.num("pid") != starts[i].num("pid") || e["runtime"] == nil {
+		if e.num("exit_code") != 3 || e.str("class") != "exit-code" || e.num("pid") != starts[i].num("pid") || e["runtime_ms"] == nil {
 			t.Errorf("exit event %v", e)
 		}
 		if starts[i].num("attempt") != float64(i+1) {
@@ -92,12 +92,12 @@ func TestIssueExample(t *testing.T) {
 		}
 	}
 	for _, e := range restarts {
-		if e.num("delay") != 100 {
-			t.Errorf("restart delay %v ms, want 100", e["delay"])
+		if e.num("delay_ms") != 100 {
+			t.Errorf("restart delay %v ms, want 100", e["delay_ms"])
 		}
 	}
-	if limits[0].str("level") != "warn" {
-		t.Errorf("limit event at level %q, want warn", limits[0].str("level"))
+	if limits[0].str("level") != "error" {
+		t.Errorf("limit event at level %q, want error", limits[0].str("level"))
 	}
 }
 
@@ -213,8 +213,8 @@ func TestMaxRestarts(t *testing.T) {
 	if st := r.wait(); st != 5 {
 		t.Errorf("status %d, want 5", st)
 	}
-	if n, g := len(r.named("start")), r.named("give-up"); n != 3 || len(g) != 1 || g[0].str("level") != "warn" {
-		t.Errorf("%d starts, give-up events %v; want 3 starts and one warn give-up; log:\n%s", n, g, r.logText())
+	if n, g := len(r.named("start")), r.named("give-up"); n != 3 || len(g) != 1 || g[0].str("level") != "error" {
+		t.Errorf("%d starts, give-up events %v; want 3 starts and one give-up at error; log:\n%s", n, g, r.logText())
 	}
 	if len(r.named("limit")) != 0 {
 		t.Errorf("limit logged with the limiter off")
@@ -255,7 +255,7 @@ func checkGaps(t *testing.T, r *rr, wantMS []float64) {
 		t.Fatalf("%d restarts, want %d; log:\n%s", len(restarts), len(wantMS), r.logText())
 	}
 	for i, w := range wantMS {
-		if got := restarts[i].num("delay"); got != w {
+		if got := restarts[i].num("delay_ms"); got != w {
 			t.Errorf("restart %d: delay %vms, want %vms", i+1, got, w)
 		}
 		if gap := ts[i+1].Sub(ts[i]); gap < time.Duration(w*float64(time.Millisecond)) {

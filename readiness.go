@@ -184,7 +184,7 @@ func (s *supervisor) becameReady() {
 		s.watchdog.set(s.watchdogPeriod)
 	}
 	if s.cfg.notifyType == "notify" {
-		s.log.Info().Str("event", "ready").Int("pid", s.pid).Dur("after", time.Since(s.started)).Msg("child is ready")
+		s.log.Info().Str("event", "ready").Int("pid", s.pid).Dur("after_ms", time.Since(s.started)).Msg("child is ready")
 	}
 	if s.up != nil && !s.up.ready {
 		s.up.ready = true
@@ -271,19 +271,19 @@ func (s *supervisor) extendTimeout(d time.Duration) {
 }
 
 func (s *supervisor) onStartTimeout() {
-	s.log.Warn().Str("event", "timeout").Int("pid", s.pid).Dur("timeout", s.cfg.timeoutStart).
+	s.log.Warn().Str("event", "timeout").Int("pid", s.pid).Dur("timeout_ms", s.cfg.timeoutStart).
 		Msg("no READY=1 within --timeout-start; stopping the child")
 	s.terminate(Timeout, s.cfg.killSignal)
 }
 
 func (s *supervisor) onRuntimeMax() {
-	s.log.Warn().Str("event", "timeout").Int("pid", s.pid).Dur("timeout", s.cfg.runtimeMax).
+	s.log.Warn().Str("event", "timeout").Int("pid", s.pid).Dur("timeout_ms", s.cfg.runtimeMax).
 		Msg("child ran past --runtime-max; stopping it")
 	s.terminate(Timeout, s.cfg.killSignal)
 }
 
 func (s *supervisor) watchdogFailed(why string) {
-	s.log.Warn().Str("event", "watchdog").Int("pid", s.pid).Dur("period", s.watchdogPeriod).
+	s.log.Warn().Str("event", "watchdog").Int("pid", s.pid).Dur("period_ms", s.watchdogPeriod).
 		Str("reason", why).Msg("watchdog failed; stopping the child")
 	s.terminate(Watchdog, s.cfg.watchdogSignal)
 }

@@ -199,6 +199,12 @@ func groupAlive(pgid int) bool {
 
 type proc struct{ pid, pgid int }
 
+// groupMembers lists the processes of process group pgid, from every
+// process's stat: it runs only when the group outlived its leader.
+func groupMembers(pgid int) []proc {
+	return scanProcs(func(_, g int) bool { return g == pgid })
+}
+
 // childrenOf lists the processes whose parent is ppid: the orphans
 // reparented to restart-run as subreaper, and its own children. It reads
 // each thread's /proc/PID/task/TID/children where the kernel has them
@@ -258,6 +264,12 @@ func taskChildren(ppid int) (pids []int, ok bool) {
 
 // scanChildren finds the children of ppid by reading every process's stat.
 func scanChildren(ppid int) []proc {
+	return scanProcs(func(p, _ int) bool { return p == ppid })
+}
+
+// scanProcs lists the processes whose parent and group keep takes, from
+// every process's stat.
+func scanProcs(keep func(ppid, pgid int) bool) []proc {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil
@@ -270,7 +282,7 @@ func scanChildren(ppid int) []proc {
 		if err != nil {
 			continue
 		}
-		if p, g, ok := procStat(name); ok && p == ppid {
+		if p, g, ok := procStat(name); ok && keep(p, g) {
 			out = append(out, proc{pid: pid, pgid: g})
 		}
 	}

@@ -379,8 +379,8 @@ func (s *supervisor) start() error {
 				Err(ce).Msg("cannot start the command")
 			return ce
 		}
-		s.log.Info().Str("event", "exit").Int("pid", 0).Int("attempt", s.attempt).Int("exit_code", ce.status).
-			Str("class", ExitCode.String()).Dur("runtime", 0).Err(ce).Msg("cannot start the command")
+		s.log.Warn().Str("event", "exit").Int("pid", 0).Int("attempt", s.attempt).Int("exit_code", ce.status).
+			Str("class", ExitCode.String()).Dur("runtime_ms", 0).Strs("command", s.cfg.argv).Err(ce).Msg("cannot start the command")
 		s.last = Result{Class: ExitCode, Code: ce.status}
 		s.backoff().Ran(0)
 		s.decideNext()
@@ -489,7 +489,12 @@ func (s *supervisor) forward(sig unix.Signal) {
 		return
 	}
 	if s.phase == running {
-		s.signalTarget(sig, s.cfg.forwardTo == "group")
+		group := s.cfg.forwardTo == "group"
+		// As tini's "Passing signal" at -vvv: at debug, and zerolog builds
+		// nothing for a level that is off.
+		s.log.Debug().Str("event", "forward").Str("signal", signalName(sig)).Int("pid", s.pid).Bool("group", group).
+			Msg("signal passed on to the child")
+		s.signalTarget(sig, group)
 		return
 	}
 	// Only the first of a pause is logged: a flood of signals must not
@@ -605,7 +610,7 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 func (s *supervisor) onKillTimeout() {
 	switch s.phase {
 	case running:
-		s.log.Warn().Str("event", "kill").Int("pid", s.pid).Dur("timeout", s.cfg.timeoutStop).
+		s.log.Warn().Str("event", "kill").Int("pid", s.pid).Dur("timeout_ms", s.cfg.timeoutStop).
 			Msg("child did not stop in time; sending SIGKILL")
 		s.signalChild(unix.SIGKILL, s.cfg.killMode != "process")
 	case cleaning:
@@ -613,7 +618,7 @@ func (s *supervisor) onKillTimeout() {
 			_ = unix.Kill(s.sentinel, unix.SIGKILL) // reaped, then cleanup
 			return
 		}
-		s.log.Warn().Str("event", "kill").Dur("timeout", s.cfg.timeoutStop).
+		s.log.Warn().Str("event", "kill").Dur("timeout_ms", s.cfg.timeoutStop).
 			Msg("leftover processes did not stop in time; sending SIGKILL")
 		s.killed = true
 		s.sweep()
@@ -688,11 +693,18 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	code, sig := exitStatus(ws)
 	ran := time.Since(s.started)
 	s.last = classify(code, sig, s.cfg.lists.Success, s.forced)
-	ev := s.log.Info().Str("event", "exit").Int("pid", s.pid).Int("exit_code", s.last.Status())
+	// A failure (any class but clean: a crash, an OOM kill's SIGKILL, a
+	// timeout) is a warning, so that --log-level=warn shows a crash loop;
+	// a clean end is news only where restarts are (see quiet).
+	ev := s.log.Warn()
+	if s.last.Class == Clean {
+		ev = s.quiet()
+	}
+	ev = ev.Str("event", "exit").Int("pid", s.pid).Int("exit_code", s.last.Status())
 	if sig != 0 {
 		ev = ev.Str("signal", signalName(sig))
 	}
-	ev.Str("class", s.last.Class.String()).Dur("runtime", ran).Msg("child exited")
+	ev.Str("class", s.last.Class.String()).Dur("runtime_ms", ran).Strs("command", s.cfg.argv).Msg("child exited")
 	s.pid = 0
 	s.kill.stop()
 	s.runEnded()
@@ -762,22 +774,31 @@ func (s *supervisor) sweep() {
 	}
 	// The group is signalled as a whole, once for each signal; key 0 stands
 	// for it. Orphans that left the group are signalled one by one.
+	group, orphans := 0, 0
 	switch {
 	case !groupAlive(s.pgid):
 		s.setGroup(0) // empty: its number may be reused by an unrelated group
 	case s.signalled[0] != sig:
+		// Counted before the signal thins it out; at least 1, the group
+		// being alive, where /proc is another PID namespace's.
+		group = max(1, len(groupMembers(s.pgid)))
 		hit(-s.pgid)
 		s.signalled[0] = sig
 	}
-	if s.noChildren {
-		return
-	}
-	for _, p := range childrenOf(s.self) {
-		if p.pgid == s.pgid || s.signalled[p.pid] == sig || (s.guard != nil && p.pid == s.guard.pid) {
-			continue
+	if !s.noChildren {
+		for _, p := range childrenOf(s.self) {
+			if p.pgid == s.pgid || s.signalled[p.pid] == sig || (s.guard != nil && p.pid == s.guard.pid) {
+				continue
+			}
+			hit(p.pid)
+			s.signalled[p.pid] = sig
+			orphans++
 		}
-		hit(p.pid)
-		s.signalled[p.pid] = sig
+	}
+	if group+orphans > 0 {
+		// As systemd's "Killing process N (name) with signal SIGTERM".
+		s.log.Info().Str("event", "cleanup").Str("signal", signalName(sig)).Int("pgid", s.pgid).
+			Int("group", group).Int("orphans", orphans).Msg("signalling what the child left behind")
 	}
 }
 
@@ -800,10 +821,10 @@ func (s *supervisor) decideNext() {
 	status := s.last.Status()
 	if !d.Restart {
 		if d.Why == WhyMaxRestarts {
-			s.log.Warn().Str("event", "give-up").Int("restarts", s.restarts).Int("exit_code", status).
+			s.log.Error().Str("event", "give-up").Int("restarts", s.restarts).Int("exit_code", status).
 				Msg("--max-restarts used up; not restarting")
 		} else {
-			s.log.Info().Str("event", "done").Str("reason", string(d.Why)).Int("exit_code", status).
+			s.quiet().Str("event", "done").Str("reason", string(d.Why)).Int("exit_code", status).
 				Msg("not restarting")
 		}
 		s.finish(status)
@@ -811,15 +832,21 @@ func (s *supervisor) decideNext() {
 	}
 	delay := s.backoff().Next()
 	if !s.cfg.limiter.Allow(time.Now().Add(delay)) {
-		s.log.Warn().Str("event", "limit").Int("burst", s.cfg.limiter.Burst).
-			Dur("interval", s.cfg.limiter.Interval).Int("exit_code", status).
+		s.log.Error().Str("event", "limit").Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst).
+			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.restarts).Int("exit_code", status).
 			Msg("start limit hit; not restarting")
 		s.finish(status)
 		return
 	}
 	s.restarts++
 	s.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.attempt+1, s.last.Class))
-	ev := s.log.Info().Str("event", "restart").Dur("delay", delay).Int("attempt", s.attempt+1).Str("reason", string(d.Why))
+	// What led to the restart: the limiter's count in its window (this
+	// start included) against the burst, and the restarts so far.
+	ev := s.log.Info().Str("event", "restart").Dur("delay_ms", delay).Int("attempt", s.attempt+1).Str("reason", string(d.Why)).
+		Int("restarts", s.restarts).Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst)
+	if s.cfg.maxRestarts > 0 {
+		ev = ev.Int("max_restarts", s.cfg.maxRestarts)
+	}
 	if s.log.GetLevel() <= zerolog.DebugLevel {
 		ev = ev.Int("goroutines", runtime.NumGoroutine()) // for the soak test's leak check
 	}
@@ -828,6 +855,17 @@ func (s *supervisor) decideNext() {
 	if delay > 0 {
 		s.pause.set(delay)
 	}
+}
+
+// quiet is the level of the news a clean one-shot run would print: a clean
+// exit, and the "done" after it. Under --restart=no they are debug, so
+// that restart-run --restart=no -- true prints only its start line, near
+// tini's silence; elsewhere they are info.
+func (s *supervisor) quiet() *zerolog.Event {
+	if s.cfg.policy == "no" {
+		return s.log.Debug()
+	}
+	return s.log.Info()
 }
 
 func (s *supervisor) finish(status int) {
