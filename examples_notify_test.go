@@ -69,8 +69,10 @@ func TestNotifyClients(t *testing.T) {
 			c.need(t)
 			t.Parallel()
 			dir := t.TempDir()
-			args := append([]string{"--type=notify", "--watchdog=" + period.String(), "--timeout-start=30s",
-				"--restart=no"}, c.flags...)
+			// The default --restart=on-failure, as a service would run: a
+			// clean exit is then logged at info (under --restart=no, at
+			// debug).
+			args := append([]string{"--type=notify", "--watchdog=" + period.String(), "--timeout-start=30s"}, c.flags...)
 			r := startRR(t, nil, append(args, "--", c.cmd(t), dir)...)
 			ready := r.next("ready")
 			readyAt := time.Now()
