@@ -937,3 +937,21 @@ func TestJobControlSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestKillSignalNumber: --kill-signal takes a number, as Docker's
+// STOPSIGNAL does: --kill-signal=9 stops a child past --runtime-max with
+// SIGKILL itself, not SIGKILL after --timeout-stop.
+func TestKillSignalNumber(t *testing.T) {
+	r := startRR(t, nil, "--kill-signal=9", "--runtime-max=200ms", "--timeout-stop=1m", "--restart=no", "--",
+		"sh", "-c", `trap "" TERM; echo ready $$; exec sleep 1000`)
+	r.waitReady()
+	if st := r.wait(); st != 137 {
+		t.Errorf("status %d, want 137", st)
+	}
+	if e := r.named("exit"); len(e) != 1 || e[0].str("signal") != "SIGKILL" || e[0].str("class") != "timeout" {
+		t.Errorf("exits %v, want one killed by SIGKILL, class timeout", e)
+	}
+	if k := r.named("kill"); len(k) != 0 {
+		t.Errorf("kill events %v: SIGKILL came after --timeout-stop, not as the kill signal", k)
+	}
+}
