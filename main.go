@@ -113,15 +113,15 @@ func durationSyntax(s string) bool {
 		return false
 	}
 	for s != "" {
-		digits, dots, i := 0, 0, 0
+		digit, dots, i := false, 0, 0
 		for ; i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.'); i++ {
 			if s[i] == '.' {
 				dots++
 			} else {
-				digits++
+				digit = true
 			}
 		}
-		if digits == 0 || dots > 1 {
+		if !digit || dots > 1 {
 			return false
 		}
 		s = s[i:]
@@ -345,7 +345,7 @@ func oneDash(err error, args []string, flags []*kong.Flag) error {
 			break
 		}
 		name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
-		if strings.HasPrefix(a, "--") || !strings.HasPrefix(a, "-") || len(name) < 2 {
+		if strings.HasPrefix(a, "--") || !strings.HasPrefix(a, "-") {
 			continue
 		}
 		if slices.ContainsFunc(flags, func(f *kong.Flag) bool { return f.Name == name }) {
@@ -374,9 +374,9 @@ func strayVariables(env []string, flags []*kong.Flag) []strayVar {
 			continue
 		}
 		v := strayVar{name: name}
-		best := -1
-		for _, k := range known {
-			if d := editDistance(name, k); best < 0 || d < best {
+		best := math.MaxInt
+		for _, k := range known { // the first of equally close ones, in --help's order
+			if d := editDistance(name, k); d < best {
 				best, v.closest = d, k
 			}
 		}

@@ -85,6 +85,7 @@ core_tests=(
   TestParseNotify FuzzParseNotify
   TestHealthState TestHTTPGet TestHTTPStatus TestHTTPHost TestHTTPCheck TestHTTPCheckHeadCap
   TestParse TestHelp TestFlagTypes TestConfigure TestRedactURL
+  TestFlagSources TestOneDash TestStrayVariables TestIdleSettings
 )
 
 if [ "$mode" = core ]; then
