@@ -28,9 +28,21 @@ const (
 // --stop-signals ("2,3"); the sentinel outlives the others, so that Ctrl-\
 // for a JVM's thread dump under --stop-signals=TERM,INT leaves Ctrl-C
 // working.
+//
+// It ends on SIGTERM too, which is how restart-run ends it once the run is
+// over, and on nothing else that it can catch: the signals restart-run
+// forwards to the child's group (--forward-to=group) are the child's, and
+// a Go program's default action for SIGHUP and for SIGABRT, SIGILL and the
+// other fault signals sent with kill(2) would end the sentinel (the latter
+// with a crash dump on the terminal). Those are caught into a channel that
+// is never read, which drops them: os/signal never blocks on a full
+// channel. A sentinel that ends some other way all the same (SIGKILL, a
+// SIGTERM from someone else) is replaced by the supervisor (sentinelLost).
 func ttySentinel(stops string) int {
+	signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGABRT, unix.SIGILL, unix.SIGTRAP,
+		unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV, unix.SIGSTKFLT, unix.SIGSYS)
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, unix.SIGTERM, unix.SIGHUP)
+	signal.Notify(ch, unix.SIGTERM)
 	for _, sig := range []unix.Signal{unix.SIGINT, unix.SIGQUIT} {
 		if slices.Contains(strings.Split(stops, ","), strconv.Itoa(int(sig))) {
 			signal.Notify(ch, sig)
@@ -63,9 +75,9 @@ func openTerminal() *terminal {
 	return &terminal{fd: 0, self: unix.Getpgrp(), exe: selfExe}
 }
 
-// startSentinel starts the sentinel as the leader of a new process group,
-// which the child then joins.
-func (t *terminal) startSentinel(stops SignalList) (int, error) {
+// startSentinel starts the sentinel in process group pgid, or when pgid is
+// 0 as the leader of a new group, which the child then joins.
+func (t *terminal) startSentinel(stops SignalList, pgid int) (int, error) {
 	var which []string
 	for _, sig := range []unix.Signal{unix.SIGINT, unix.SIGQUIT} {
 		if stops.Has(sig) {
@@ -76,7 +88,7 @@ func (t *terminal) startSentinel(stops SignalList) (int, error) {
 		// Never empty: the variable's presence marks the sentinel.
 		Env:   []string{sentinelEnv + "=stops:" + strings.Join(which, ",")},
 		Files: []uintptr{0, 1, 2},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Pgid: pgid, Pdeathsig: syscall.SIGKILL},
 	})
 }
 
@@ -101,4 +113,62 @@ func (t *terminal) foreground(pgid int) error {
 func (t *terminal) isForeground() bool {
 	fg, err := unix.IoctlGetInt(t.fd, unix.TIOCGPGRP)
 	return err == nil && fg == t.self
+}
+
+// sentinelEnded: the sentinel of this run was reaped. Ended by a stop
+// signal, SIGINT or SIGQUIT, it ended by the terminal's Ctrl-C or Ctrl-\
+// (the one way it can be so ended but a kill(1) aimed at it), and no
+// restart follows this run. It reports whether the sentinel ended some
+// other way while the child still runs: it needs a successor, which
+// sentinelLost starts once the reap knows the child has not ended too.
+func (s *supervisor) sentinelEnded(ws unix.WaitStatus) (lost bool) {
+	code, sig := exitStatus(ws)
+	if sig == 0 && code > 128 {
+		sig = unix.Signal(code - 128) // ttySentinel's own exit
+	}
+	if (sig == unix.SIGINT || sig == unix.SIGQUIT) && s.cfg.stopSignals.Has(sig) {
+		s.onTerminalInterrupt()
+		return false
+	}
+	return s.phase == running
+}
+
+// sentinelLost: the sentinel died during the run of something other than
+// the terminal's Ctrl-C: SIGKILL, someone's SIGTERM, or restart-run's own
+// kill signal to the child's group (a timeout, the watchdog). Without one,
+// a Ctrl-C would reach the child alone and look like its own end, to be
+// restarted. A successor joins the child's group: setpgid joins a group of
+// the same session for as long as any process is in it, its first leader
+// dead or not. When none can start (the child left its group, which is then
+// empty; fork failed), this run goes on without, and says so; restart-run
+// itself cannot stand in, since the terminal signals only its foreground
+// group, and joining the child's group would take restart-run out of the
+// group the shell's job control knows it by. The next run gets a sentinel
+// of its own as ever. Once a stop is under way none is needed: no restart
+// follows anyway.
+func (s *supervisor) sentinelLost(pid int, ws unix.WaitStatus) {
+	if s.stopping || s.tty == nil {
+		return
+	}
+	code, sig := exitStatus(ws)
+	if sig != 0 {
+		code = 128 + int(sig)
+	}
+	// restart-run's own kill for a timeout, the watchdog or health went to
+	// the group and may have ended the sentinel: no news.
+	ev := s.log.Warn()
+	if s.forced != nil {
+		ev = s.log.Debug()
+	}
+	ev = ev.Str("event", "sentinel").Int("pid", pid).Int("exit_code", code)
+	if sig != 0 {
+		ev = ev.Str("signal", signalName(sig))
+	}
+	next, err := s.tty.startSentinel(s.cfg.stopSignals, s.pgid)
+	if err != nil {
+		ev.Err(err).Msg("the terminal sentinel ended and cannot be replaced; until this run ends, a Ctrl-C is not told from the child's own end")
+		return
+	}
+	s.sentinel = next
+	ev.Int("new_pid", next).Msg("the terminal sentinel ended; started another")
 }

@@ -224,3 +224,139 @@ func TestTerminalInterruptSurvived(t *testing.T) {
 	sh.send("echo status=$?\n")
 	sh.expect(`status=137`)
 }
+
+// TestTerminalSentinelKilled: a sentinel that dies of something other than
+// the terminal's Ctrl-C (kill -9 or kill -TERM of its pid) is noticed
+// (a sentinel warning) and replaced in the child's process group, so that
+// a Ctrl-C afterwards still stops child and restart-run without a restart,
+// and restart-run still ends by SIGINT (bash shows 130).
+func TestTerminalSentinelKilled(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(signalName(sig), func(t *testing.T) {
+			sh := startShell(t)
+			sh.send(fmt.Sprintf("%s --restart=always --log-format=json -- %s\n", rrBin(t), strings.Join(child("wait"), " ")))
+			pid, _ := strconv.Atoi(sh.expect(`ready (\d+)`)[1])
+			rr, group, ok := procStat(strconv.Itoa(pid))
+			if !ok {
+				t.Fatalf("no /proc stat for the child %d", pid)
+			}
+			// The sentinel leads the child's group: it was started first.
+			if p, _, ok := procStat(strconv.Itoa(group)); !ok || p != rr || group == pid {
+				t.Fatalf("child %d in group %d, whose leader is not restart-run %d's sentinel", pid, group, rr)
+			}
+			syscall.Kill(group, sig)
+			m := sh.expect(`"level":"warn","event":"sentinel"[^\n]*"new_pid":(\d+)`)
+			next, _ := strconv.Atoi(m[1])
+			if _, g, ok := procStat(m[1]); !ok || g != group {
+				t.Fatalf("new sentinel %d in group %d, want the child's group %d", next, g, group)
+			}
+			sh.send("\x03")
+			sh.expect(`"event":"done","reason":"stop requested"`)
+			sh.expect(`PROMPT> `)
+			sh.send("echo status=$?\n")
+			sh.expect(`status=130`)
+			sh.mu.Lock()
+			out := sh.buf.String()
+			sh.mu.Unlock()
+			if strings.Contains(out, `"event":"restart"`) {
+				t.Errorf("Ctrl-C after the sentinel was killed restarted the child:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestTerminalSentinelNotReplaced: a child that left its process group
+// (setsid) leaves the sentinel alone in it; killed, the sentinel cannot be
+// replaced (the group is empty), which is said, and restart-run supervises
+// on and stops on SIGTERM as ever.
+func TestTerminalSentinelNotReplaced(t *testing.T) {
+	cmd := exec.Command(rrBin(t), "--restart=always", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 1000")
+	cmd.Env = os.Environ()
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatalf("start on a pty: %v", err)
+	}
+	defer tty.Close()
+	sh := readTerminal(t, tty)
+	pid, _ := strconv.Atoi(sh.expect(`ready (\d+)`)[1])
+	var sentinel int
+	for _, p := range childrenOf(cmd.Process.Pid) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid)); string(b) == sentinelArgv0+"\x00" {
+			sentinel = p.pid
+		}
+	}
+	if sentinel == 0 {
+		t.Fatalf("no sentinel among restart-run's children %v", childrenOf(cmd.Process.Pid))
+	}
+	syscall.Kill(sentinel, syscall.SIGKILL)
+	sh.expect(`"level":"warn","event":"sentinel"[^\n]*"signal":"SIGKILL"[^\n]*"error":[^\n]*cannot be replaced`)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if !exited(cmd) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("restart-run did not stop; terminal:\n%s", sh.buf.String())
+	}
+	if st := cmd.ProcessState.ExitCode(); st != 143 {
+		t.Errorf("status %d, want 143; terminal:\n%s", st, sh.buf.String())
+	}
+}
+
+// TestTerminalForwardGroup: under --forward-to=group the signals
+// restart-run forwards reach the sentinel too, which leaves them to the
+// child: a SIGHUP (a reload) ended it, and a SIGABRT ended it with a Go
+// crash dump on the terminal. Ctrl-C afterwards is taken from the same
+// sentinel, with no sentinel line.
+func TestTerminalForwardGroup(t *testing.T) {
+	sh := startShell(t)
+	sh.send(fmt.Sprintf("%s --restart=always --forward-to=group --stop-signals=TERM,INT --log-format=json -- %s\n", rrBin(t),
+		strings.Join(child("signals", "HUP", "ABRT"), " ")))
+	pid := sh.expect(`ready (\d+)`)[1]
+	rr, sentinel, ok := procStat(pid)
+	if !ok {
+		t.Fatalf("no /proc stat for the child %s", pid)
+	}
+	// A Go program that has not yet set its signals dies of SIGHUP. The
+	// sentinel ignores SIGQUIT (no stop signal here) once it has set them.
+	waitUntil(t, "the sentinel ignores SIGQUIT", func() bool { return ignores(sentinel, unix.SIGQUIT) })
+	syscall.Kill(rr, syscall.SIGHUP)
+	sh.expect(`got SIGHUP`)
+	syscall.Kill(rr, syscall.SIGABRT)
+	sh.expect(`got SIGABRT`)
+	sh.send("\x03")
+	sh.expect(`"event":"done","reason":"stop requested"`)
+	sh.expect(`PROMPT> `)
+	sh.send("echo status=$?\n")
+	sh.expect(`status=130`)
+	sh.mu.Lock()
+	out := sh.buf.String()
+	sh.mu.Unlock()
+	for _, bad := range []string{`"event":"sentinel"`, `"event":"restart"`, "goroutine "} {
+		if strings.Contains(out, bad) {
+			t.Errorf("%s on the terminal:\n%s", bad, out)
+		}
+	}
+}
+
+// TestTerminalSentinelForced: restart-run's own kill for --runtime-max goes
+// to the child's group and ends the sentinel too; it is replaced without a
+// warning, so that a Ctrl-C while the child takes its time to stop still
+// means no restart (class timeout alone would restart it).
+func TestTerminalSentinelForced(t *testing.T) {
+	sh := startShell(t)
+	sh.send(fmt.Sprintf("%s --restart=always --runtime-max=1s --timeout-stop=1m --log-format=json --log-level=debug -- %s\n", rrBin(t),
+		strings.Join(child("signals", "TERM"), " ")))
+	sh.expect(`ready (\d+)`)
+	sh.expect(`"event":"timeout"`)
+	// The child's line and restart-run's come in either order.
+	sh.expect(`(?s)got SIGTERM.*"level":"debug","event":"sentinel"|"level":"debug","event":"sentinel".*got SIGTERM`)
+	sh.send("\x03")
+	sh.expect(`"event":"done","reason":"stop requested"`)
+	sh.expect(`PROMPT> `)
+	sh.send("echo status=$?\n")
+	sh.expect(`status=130`)
+	sh.mu.Lock()
+	out := sh.buf.String()
+	sh.mu.Unlock()
+	if strings.Contains(out, `"event":"restart"`) || strings.Contains(out, `"level":"warn","event":"sentinel"`) {
+		t.Errorf("a restart, or a sentinel warning:\n%s", out)
+	}
+}
