@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,5 +359,71 @@ func TestTerminalSentinelForced(t *testing.T) {
 	sh.mu.Unlock()
 	if strings.Contains(out, `"event":"restart"`) || strings.Contains(out, `"level":"warn","event":"sentinel"`) {
 		t.Errorf("a restart, or a sentinel warning:\n%s", out)
+	}
+}
+
+// TestHelperNames: ps, top and pstree name restart-run's helpers by their
+// comm, which was "exe" (they are executed from /proc/self/exe); ps -f shows
+// their argv[0].
+func TestHelperNames(t *testing.T) {
+	cmd := exec.Command(rrBin(t), "--log-format=json", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatalf("start on a pty: %v", err)
+	}
+	defer tty.Close()
+	sh := readTerminal(t, tty)
+	pid := sh.expect(`ready (\d+)`)[1]
+	rr, sentinel, ok := procStat(pid)
+	if !ok || rr != cmd.Process.Pid {
+		t.Fatalf("child %s: parent %d, want restart-run %d", pid, rr, cmd.Process.Pid)
+	}
+	guard := 0
+	for _, p := range childrenOf(rr) {
+		if p.pid != sentinel && strconv.Itoa(p.pid) != pid {
+			guard = p.pid
+		}
+	}
+	if guard == 0 {
+		t.Fatalf("no guard among restart-run's children %v", childrenOf(rr))
+	}
+	for _, h := range []struct {
+		pid        int
+		comm, argv string
+	}{
+		{sentinel, "rr-tty-sentinel", "restart-run (tty sentinel)"},
+		{guard, "rr-guard", "restart-run (guard)"},
+	} {
+		// Every thread's name, the main thread's first (that is the
+		// process's): pstree shows the threads too.
+		comms := func() []string {
+			out := []string{}
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", h.pid))
+			out = append(out, strings.TrimSpace(string(b)))
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", h.pid))
+			for _, task := range tasks {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/comm", h.pid, task.Name()))
+				if c := strings.TrimSpace(string(b)); !slices.Contains(out, c) {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+		// The helper names itself as it starts, maybe after the child is
+		// ready: polled, as waitUntil does, to show what it saw last.
+		stop := time.Now().Add(deadline)
+		for got := comms(); !slices.Equal(got, []string{h.comm}); got = comms() {
+			if time.Now().After(stop) {
+				t.Fatalf("%s (%d): its threads are named %q, want %q", h.argv, h.pid, got, h.comm)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", h.pid)); string(b) != h.argv+"\x00" {
+			t.Errorf("%d: cmdline %q, want %q", h.pid, b, h.argv+"\x00")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if !exited(cmd) {
+		t.Fatalf("restart-run did not stop; terminal:\n%s", sh.buf.String())
 	}
 }
