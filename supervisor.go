@@ -354,6 +354,10 @@ func (s *supervisor) guardEnded(ws unix.WaitStatus) {
 func (s *supervisor) start() error {
 	s.attempt++
 	pgid, tty := 0, -1
+	if s.tty != nil && s.tty.gone() {
+		// Hung up in the pause, while restart-run held it.
+		s.dropTerminal(nil)
+	}
 	if s.tty != nil {
 		if sp, err := s.tty.startSentinel(s.cfg.stopSignals, 0); err == nil {
 			s.sentinel, pgid, tty = sp, sp, s.tty.fd
@@ -699,9 +703,7 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	s.backoff().Ran(ran)
 	if s.tty != nil {
 		s.childStopped = false
-		if err := s.tty.foreground(s.tty.self); err != nil {
-			s.log.Warn().Str("event", "exit").Err(err).Msg("cannot take the terminal back")
-		}
+		s.takeTerminal()
 	}
 
 	s.phase = cleaning

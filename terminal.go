@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/signal"
 	"runtime"
@@ -113,6 +114,50 @@ func (t *terminal) foreground(pgid int) error {
 func (t *terminal) isForeground() bool {
 	fg, err := unix.IoctlGetInt(t.fd, unix.TIOCGPGRP)
 	return err == nil && fg == t.self
+}
+
+// gone reports whether the terminal is no longer restart-run's: hung up (an
+// ssh session that dropped, a closed terminal window), or no longer the
+// controlling terminal of its session (its session leader ended). A child
+// started with it as its terminal would fail to start (tcsetpgrp in the
+// fork), every time.
+func (t *terminal) gone() bool {
+	_, err := unix.IoctlGetInt(t.fd, unix.TIOCGPGRP)
+	return errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EIO)
+}
+
+// dropTerminal: the terminal is gone; later runs go without it, as if
+// restart-run had been started without one.
+func (s *supervisor) dropTerminal(err error) {
+	s.log.Debug().Str("event", "terminal").Err(err).Msg("the terminal has gone; later runs go without it")
+	s.tty = nil
+}
+
+// takeTerminal takes the terminal back from the group of a run that has
+// ended, so that Ctrl-Z and Ctrl-C in the pause before the next run reach
+// restart-run. Where that fails for a reason that changes nothing, it says
+// so at debug only: the terminal has gone (a hangup: the next start goes
+// without it); restart-run's own process group is not in its PID namespace
+// (PID 1 of unshare --pid, whose session is led from outside: no number
+// names the group here, and the terminal stays with the child's group
+// between runs); or no run follows (a stop, Ctrl-C included: the shell
+// takes the terminal back once restart-run has exited).
+func (s *supervisor) takeTerminal() {
+	if s.tty.self == 0 {
+		s.log.Debug().Str("event", "terminal").
+			Msg("restart-run's process group is outside its PID namespace; the terminal stays with the child's group")
+		return
+	}
+	err := s.tty.foreground(s.tty.self)
+	switch {
+	case err == nil:
+	case s.tty.gone():
+		s.dropTerminal(err)
+	case s.stopping:
+		s.log.Debug().Str("event", "terminal").Err(err).Msg("cannot take the terminal back")
+	default:
+		s.log.Warn().Str("event", "terminal").Err(err).Msg("cannot take the terminal back")
+	}
 }
 
 // sentinelEnded: the sentinel of this run was reaped. Ended by a stop

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -359,6 +360,138 @@ func TestTerminalSentinelForced(t *testing.T) {
 	sh.mu.Unlock()
 	if strings.Contains(out, `"event":"restart"`) || strings.Contains(out, `"level":"warn","event":"sentinel"`) {
 		t.Errorf("a restart, or a sentinel warning:\n%s", out)
+	}
+}
+
+// TestTerminalPID1: as PID 1 of a PID namespace with a terminal (docker run
+// -it), Ctrl-C stops child and restart-run with no warning. As the leader
+// of the terminal's session (as runc sets up a container's PID 1)
+// restart-run takes the terminal back from the child's group; when the
+// session is led from outside the namespace (unshare --pid run from a
+// terminal), no number names restart-run's own group there, and that it
+// cannot take the terminal back is said at debug, with an event of its own
+// (it was a warning, event exit). As PID 1 the SIGINT restart-run re-raises
+// on itself does not end it: the status is 130.
+func TestTerminalPID1(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare --pid needs root; CI runs this as root")
+	}
+	for _, tool := range []string{"unshare", "setsid"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s (util-linux) is not installed", tool)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		leader []string // what runs restart-run in the namespace
+		ctty   bool     // unshare gets the terminal as its own
+		debug  string   // the debug line restart-run logs, if any
+	}{
+		{"session leader", []string{"setsid", "--ctty"}, false, ""},
+		{"outer session", nil, true, `"level":"debug","event":"terminal"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"--pid", "--fork", "--kill-child", "--mount-proc"}, c.leader...)
+			args = append(args, rrBin(t), "--restart=always", "--log-format=json", "--log-level=debug", "--",
+				"sh", "-c", "echo ready $PPID; exec sleep 1000")
+			cmd := exec.Command("unshare", args...)
+			ptmx, tty, err := pty.Open()
+			if err != nil {
+				t.Fatalf("open a pty: %v", err)
+			}
+			defer ptmx.Close()
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: c.ctty}
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("start unshare: %v", err)
+			}
+			tty.Close()
+			sh := readTerminal(t, ptmx)
+			if ppid := sh.expect(`ready (\d+)`)[1]; ppid != "1" {
+				t.Fatalf("the child's parent is %s in the namespace, want 1 (restart-run)", ppid)
+			}
+			sh.send("\x03")
+			sh.expect(`"event":"done","reason":"stop requested"`)
+			if !exited(cmd) {
+				t.Fatalf("restart-run did not exit after Ctrl-C; terminal:\n%s", sh.buf.String())
+			}
+			if st := cmd.ProcessState.ExitCode(); st != 130 {
+				t.Errorf("status %d, want 130", st)
+			}
+			sh.mu.Lock()
+			out := sh.buf.String()
+			sh.mu.Unlock()
+			if strings.Contains(out, `"level":"warn"`) || strings.Contains(out, `"level":"error"`) {
+				t.Errorf("a warning after Ctrl-C as PID 1:\n%s", out)
+			}
+			if c.debug != "" && !strings.Contains(out, c.debug) {
+				t.Errorf("no %s line:\n%s", c.debug, out)
+			}
+		})
+	}
+}
+
+// TestTerminalHangup: when the terminal hangs up (its master closed: an ssh
+// session that dropped) restart-run, its session leader, gets SIGHUP and
+// goes on without the terminal: the next start no longer hands it to the
+// child (that failed with "inappropriate ioctl for device", 126, on every
+// restart until the start limit), and that it cannot take the terminal back
+// from a child that died of the SIGHUP is no news: debug, no warning. The
+// log goes to a pipe here, as with 2>file. The hangup comes while the child
+// runs, and in a pause, when restart-run holds the terminal.
+func TestTerminalHangup(t *testing.T) {
+	for _, c := range []struct{ name, pause, script, hup string }{
+		// The SIGHUP the hangup sends restart-run, the session leader,
+		// shows when it came: the child dies of it passed on ("exit"), or
+		// it is dropped in a pause ("signal").
+		{"running", "0", "echo ready $$; exec sleep 1000", "exit"},
+		// The first run ends, the second runs until stopped; the pause
+		// is long enough for the hangup to come in it.
+		{"pausing", "2s", `[ -e "$0" ] && { echo ready $$; exec sleep 1000; }; : >"$0"; echo ready $$; exit 1`, "signal"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(rrBin(t), "--restart=always", "--restart-sec="+c.pause, "--log-format=json", "--log-level=debug", "--",
+				"sh", "-c", c.script, filepath.Join(t.TempDir(), "ran"))
+			ptmx, tty, err := pty.Open()
+			if err != nil {
+				t.Fatalf("open a pty: %v", err)
+			}
+			defer ptmx.Close()
+			cmd.Stdin = tty // stdout and stderr: startCmd's pipes
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+			r := startCmd(t, cmd)
+			tty.Close()
+			r.next("start")
+			r.line("ready")
+			if c.name == "pausing" {
+				r.next("restart")
+			}
+			ptmx.Close()
+			r.next("start")
+			r.line("ready")
+			r.signal(syscall.SIGTERM)
+			if st := r.wait(); st != 143 {
+				t.Errorf("status %d, want 143; log:\n%s", st, r.logText())
+			}
+			if n := len(r.named("start")); n != 2 {
+				t.Errorf("%d starts, want 2; log:\n%s", n, r.logText())
+			}
+			hup := false
+			for _, e := range r.named(c.hup) {
+				hup = hup || e.str("signal") == "SIGHUP"
+			}
+			if !hup {
+				t.Errorf("no %s event with SIGHUP; log:\n%s", c.hup, r.logText())
+			}
+			if e := r.named("terminal"); len(e) != 1 || e[0].str("level") != "debug" {
+				t.Errorf("terminal events %v, want one at debug", e)
+			}
+			for _, e := range r.logged() {
+				if e.str("level") == "warn" || e.str("level") == "error" {
+					t.Errorf("%s line after a hangup: %v", e.str("level"), e)
+				}
+			}
+		})
 	}
 }
 
