@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/alecthomas/kong"
 	"golang.org/x/sys/unix"
@@ -404,6 +405,51 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// helperNames are what ps, top and pstree call restart-run's helper
+// processes. They show a process's comm, the name of the file it was
+// executed from: "exe" for /proc/self/exe, from which the helpers are
+// (argv[0], which names them in ps -f, is shown as the process's command
+// line only). Not "restart-run-…": pgrep and killall match on comm, and
+// pkill restart-run must go on meaning restart-run alone. At most 15 bytes.
+var helperNames = map[string]string{
+	sentinelArgv0: "rr-tty-sentinel",
+	guardArgv0:    "rr-guard",
+}
+
+// init names a helper process. comm belongs to each thread, and the
+// process's is its main thread's, which is where package initialisation
+// runs (the Go runtime keeps it there until main.main): prctl names it. The
+// threads the runtime has started already (pstree shows them) are renamed
+// through /proc; threads started later take the name of the thread that
+// starts them. Plain system calls, not package os: an os.File would start
+// the runtime's poller, whose descriptor the guard's close of every
+// inherited descriptor would then take away from it.
+func init() {
+	name, ok := helperNames[os.Args[0]]
+	if !ok {
+		return
+	}
+	b := append([]byte(name), 0)
+	_, _, _ = unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0)
+	dir, err := unix.Open("/proc/self/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(dir)
+	var buf [4096]byte
+	n, err := unix.ReadDirent(dir, buf[:])
+	if err != nil {
+		return
+	}
+	_, _, tids := unix.ParseDirent(buf[:n], -1, nil)
+	for _, tid := range tids {
+		if fd, err := unix.Open("/proc/self/task/"+tid+"/comm", unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+			_, _ = unix.Write(fd, b[:len(name)])
+			unix.Close(fd)
+		}
+	}
 }
 
 // run is restart-run's whole life; its result is the exit status.

@@ -354,11 +354,15 @@ func (s *supervisor) guardEnded(ws unix.WaitStatus) {
 func (s *supervisor) start() error {
 	s.attempt++
 	pgid, tty := 0, -1
+	if s.tty != nil && s.tty.gone() {
+		// Hung up in the pause, while restart-run held it.
+		s.dropTerminal(nil)
+	}
 	if s.tty != nil {
-		if sp, err := s.tty.startSentinel(s.cfg.stopSignals); err == nil {
+		if sp, err := s.tty.startSentinel(s.cfg.stopSignals, 0); err == nil {
 			s.sentinel, pgid, tty = sp, sp, s.tty.fd
 		} else {
-			s.log.Warn().Str("event", "start").Err(err).Msg("cannot start the terminal sentinel; Ctrl-C will restart the child")
+			s.log.Warn().Str("event", "sentinel").Err(err).Msg("cannot start the terminal sentinel; Ctrl-C will restart the child")
 			tty = s.tty.fd
 		}
 	}
@@ -629,7 +633,8 @@ func (s *supervisor) onKillTimeout() {
 // reap is the only caller of wait4: any other waiter could take the main
 // child's status before we see it. It reaps every zombie, orphans included.
 func (s *supervisor) reap() {
-	var main *unix.WaitStatus
+	var main, lostSentinel *unix.WaitStatus
+	lostPID := 0
 	resume := false
 	flags := unix.WNOHANG
 	if s.tty != nil {
@@ -660,18 +665,17 @@ func (s *supervisor) reap() {
 			s.onHealthExit(ws)
 		case pid == s.sentinel && s.sentinel != 0:
 			s.sentinel = 0
-			// Ctrl-C or Ctrl-\ from the terminal ended the sentinel; it
-			// ends only on those that are --stop-signals.
-			code, sig := exitStatus(ws)
-			if sig == 0 && code > 128 {
-				sig = unix.Signal(code - 128)
-			}
-			if (sig == unix.SIGINT || sig == unix.SIGQUIT) && s.cfg.stopSignals.Has(sig) {
-				s.onTerminalInterrupt()
+			if s.sentinelEnded(ws) {
+				lostSentinel, lostPID = &ws, pid
 			}
 			// A run that ended earlier was waiting for the sentinel.
 			resume = s.phase == cleaning
 		}
+	}
+	if lostSentinel != nil && main == nil {
+		// Only now: had the child ended too, in this same reap, no
+		// successor would be needed.
+		s.sentinelLost(lostPID, *lostSentinel)
 	}
 	if !s.noChildren && s.guard != nil && (main != nil || s.phase == cleaning) {
 		// The guard is a child for restart-run's whole life: the cleanup
@@ -711,9 +715,7 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	s.backoff().Ran(ran)
 	if s.tty != nil {
 		s.childStopped = false
-		if err := s.tty.foreground(s.tty.self); err != nil {
-			s.log.Warn().Str("event", "exit").Err(err).Msg("cannot take the terminal back")
-		}
+		s.takeTerminal()
 	}
 
 	s.phase = cleaning
