@@ -103,6 +103,34 @@ func TestKilledSupervisorTakesGroup(t *testing.T) {
 		}
 		r.wait()
 	})
+	// A guard that keeps dying is replaced once in each run, not in a loop
+	// of forks (before: every death started another at once); the next
+	// start brings a guard back.
+	t.Run("replaced once a run", func(t *testing.T) {
+		r, pids := groupKids(t, "--restart=always", "--timeout-stop=1m")
+		for i := 0; i < 2; i++ {
+			g := guardOf(t, r.cmd.Process.Pid)
+			_ = unix.Kill(g, unix.SIGKILL)
+			e := r.next("guard")
+			if e.num("pid") != float64(g) || e.str("signal") != "SIGKILL" {
+				t.Fatalf("guard event %v, want guard %d's end by SIGKILL", e, g)
+			}
+		}
+		// The event is logged once the loop has decided: any replacement
+		// would be a child of restart-run by now.
+		for _, p := range childrenOf(r.cmd.Process.Pid) {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid)); strings.HasPrefix(string(b), guardArgv0+"\x00") {
+				t.Errorf("guard %d started after the second death in one run", p.pid)
+			}
+		}
+		_ = unix.Kill(pids[0], unix.SIGKILL) // the child ends: a restart, and a guard with it
+		if e := r.next("start"); e.num("attempt") != 2 {
+			t.Fatalf("start %v, want attempt 2", e)
+		}
+		guardOf(t, r.cmd.Process.Pid)
+		r.signal(syscall.SIGTERM)
+		r.wait()
+	})
 	t.Run("process", func(t *testing.T) {
 		r, pids := groupKids(t, "--kill-mode=process", "--restart=no")
 		r.signal(syscall.SIGKILL)

@@ -75,6 +75,8 @@ type supervisor struct {
 	notify *notifySocket // the child's NOTIFY_SOCKET, nil when not needed
 	up     *upstream     // our own outer supervisor's socket, or nil
 	guard  *guard        // ends the child's group if restart-run is killed; nil when none runs
+	// guardSpare: a guard that ends may be replaced once in this run
+	guardSpare bool
 
 	phase    phase
 	pid      int // the main child, 0 when none runs
@@ -325,11 +327,25 @@ func (s *supervisor) setGroup(pgid int) {
 	if err := s.guard.tell(pgid); err != nil {
 		// A guard that cannot be told (stopped with a full pipe, or gone)
 		// is replaced, so it never acts on a stale group.
-		s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Err(err).Msg("replacing the guard")
+		ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Err(err)
 		s.guard.stop(false)
 		s.guard = nil
-		s.startGuard()
+		s.replaceGuard(ev)
 	}
+}
+
+// replaceGuard starts another guard for one that ended or failed, once in
+// each run of the child: a guard that keeps dying (killed by something
+// that kills each new one, or failing as it starts) must not turn into a
+// loop of forks. The next start tries again.
+func (s *supervisor) replaceGuard(ev *zerolog.Event) {
+	if !s.guardSpare {
+		ev.Msg("the guard ended again in this run; another is started with the next start")
+		return
+	}
+	s.guardSpare = false
+	s.startGuard()
+	ev.Msg("the guard ended; started another")
 }
 
 // guardEnded: the guard died though restart-run lives (someone killed it).
@@ -343,10 +359,9 @@ func (s *supervisor) guardEnded(ws unix.WaitStatus) {
 	if sig != 0 {
 		ev = ev.Str("signal", signalName(sig))
 	}
-	ev.Msg("the guard ended; starting another")
 	s.guard.stop(true)
 	s.guard = nil
-	s.startGuard()
+	s.replaceGuard(ev)
 }
 
 // start execs the child once. Only the first start can fail outright; a
@@ -366,6 +381,10 @@ func (s *supervisor) start() error {
 			tty = s.tty.fd
 		}
 	}
+	if s.guard == nil {
+		s.startGuard() // the last run's guard died twice
+	}
+	s.guardSpare = true
 	pid, err := s.spawn(pgid, tty)
 	if err != nil {
 		if s.sentinel != 0 {

@@ -80,9 +80,13 @@ func TestStaticBuilds(t *testing.T) {
 	}
 	dir := t.TempDir()
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=auto", "GOBIN="+dir+"/bin")
+	// go stamps the revision where .git is a directory: a clone, not a
+	// git worktree (whose .git is a file) nor a copy of the source.
 	var rev string
-	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
-		rev = strings.TrimSpace(string(out))
+	if fi, err := os.Stat(".git"); err == nil && fi.IsDir() {
+		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+			rev = strings.TrimSpace(string(out))
+		}
 	}
 	for _, b := range []struct{ name, bin string }{
 		{"go build", filepath.Join(dir, "restart-run")},
@@ -105,7 +109,7 @@ func TestStaticBuilds(t *testing.T) {
 		v := strings.TrimSpace(string(out))
 		switch {
 		case rev == "":
-			t.Logf("%s: not a git checkout (or no git): --version %q", b.name, v)
+			t.Logf("%s: not a git clone (or no git): --version %q", b.name, v)
 			if v != "restart-run (devel, built without version control information)" {
 				t.Errorf("%s: --version %q outside version control", b.name, v)
 			}
