@@ -335,7 +335,11 @@ func flagSources(kctx *kong.Context) map[string]string {
 
 // oneDash turns kong's answer to a long flag written with one dash
 // (-restart=always: "unknown flag -r, did you mean -h?") into the flag
-// that was meant.
+// that was meant. kong stops at the first word with one dash (the only
+// short flag, -h, would have ended the parse), so that word is the one it
+// refused: a later one may be COMMAND's own (restart-run -x sh -restart).
+// A --health-http value is shown as every message shows it, without its
+// password.
 func oneDash(err error, args []string, flags []*kong.Flag) error {
 	if !strings.HasPrefix(err.Error(), "unknown flag -") {
 		return err
@@ -344,13 +348,17 @@ func oneDash(err error, args []string, flags []*kong.Flag) error {
 		if a == "--" {
 			break
 		}
-		name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
-		if strings.HasPrefix(a, "--") || !strings.HasPrefix(a, "-") || len(name) < 2 {
+		if strings.HasPrefix(a, "--") || !strings.HasPrefix(a, "-") || a == "-" {
 			continue
 		}
-		if slices.ContainsFunc(flags, func(f *kong.Flag) bool { return f.Name == name }) {
-			return fmt.Errorf("unknown flag %s: long flags take two dashes: -%s", a, a)
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "-"), "=")
+		if len(name) < 2 || !slices.ContainsFunc(flags, func(f *kong.Flag) bool { return f.Name == name }) {
+			return err
 		}
+		if hasValue && name == "health-http" {
+			a = "-" + name + "=" + redactURL(value)
+		}
+		return fmt.Errorf("unknown flag %s: long flags take two dashes: -%s", a, a)
 	}
 	return err
 }

@@ -407,6 +407,8 @@ func TestBadInputHidesCredentials(t *testing.T) {
 		{nil, []string{"--health-http=admin:hunter2@x:80"}, "hunter2", []string{`"***@x:80"`}},
 		{nil, []string{"--health-http=admin:a://hunter2@x"}, "hunter2", []string{`"***@x"`}},
 		{nil, []string{"--health-http=http://hunter2@x:99999/"}, "hunter2", []string{`"http://***@x:99999/"`}}, // a token as the user name
+		// One dash: the message repeats the word with two.
+		{nil, []string{"-health-http=http://admin:hunter2@x/"}, "hunter2", []string{"unknown flag -health-http=http://***@x/: long flags take two dashes: --health-http=http://***@x/"}},
 	} {
 		marker := filepath.Join(t.TempDir(), "started")
 		args := append(tc.args, "--", "sh", "-c", "touch "+marker)
@@ -990,6 +992,9 @@ func TestOneDash(t *testing.T) {
 		{[]string{"--burst=1", "-timeout-stop", "5s", "true"}, "unknown flag -timeout-stop: long flags take two dashes: --timeout-stop"},
 		{[]string{"-x", "true"}, "unknown flag -x"},
 		{[]string{"-nosuch=1", "true"}, "unknown flag -n"},
+		// kong refused -x; -restart=always is COMMAND's own argument.
+		{[]string{"-x", "sh", "-restart=always"}, "unknown flag -x"},
+		{[]string{"--burst", "3", "-x", "-restart=always", "true"}, "unknown flag -x"},
 	} {
 		_, _, err := parse(tc.args, io.Discard)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
