@@ -264,6 +264,22 @@ Exit status:
   2                 a bad flag, value or command line; nothing started
 `
 
+// caughtWriter holds each write (--help, --version) until every signal is
+// caught, SIGPIPE among them: until then the Go runtime ends a program
+// that writes to a pipe its reader has closed by SIGPIPE, where once it is
+// caught the write fails with EPIPE, which parse takes for done. Without
+// the wait, restart-run --help | head -1 exited 0 or 141 by a race, and
+// always 141 on one processor.
+type caughtWriter struct {
+	w      io.Writer
+	caught <-chan struct{}
+}
+
+func (c caughtWriter) Write(p []byte) (int, error) {
+	<-c.caught
+	return c.w.Write(p)
+}
+
 // kongExit carries kong's exit request (after --help or --version) out of
 // the parser, so that run alone decides the status.
 type kongExit int
@@ -428,7 +444,7 @@ func run(args []string, stderr io.Writer) int {
 		return guardMain(os.Getenv(guardEnv))
 	}
 	sigs := catchSignals() // caught since package initialisation; the last ones while the flags are parsed
-	cli, done, err := parse(args, os.Stdout)
+	cli, done, err := parse(args, caughtWriter{os.Stdout, sigs.ready})
 	if done {
 		return 0
 	}

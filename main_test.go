@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -942,6 +943,38 @@ func TestHelp(t *testing.T) {
 	for _, status := range []string{"128+N", "127, 126", "2 "} {
 		if !strings.Contains(statuses, status) {
 			t.Errorf("exit statuses lack %q:\n%s", status, statuses)
+		}
+	}
+}
+
+// TestHelpIntoClosedPipe: --help and --version into a pipe whose reader
+// has gone (restart-run --help | head -1) exit 0, every time: the write
+// fails with EPIPE rather than SIGPIPE ending restart-run. On one processor
+// (GOMAXPROCS=1) the signals still being caught in the background were
+// not caught yet when the text was written, and every run died of SIGPIPE.
+// The static build: the race runtime starts too slowly to lose the race.
+func TestHelpIntoClosedPipe(t *testing.T) {
+	for _, flag := range []string{"--help", "--version"} {
+		for _, procs := range []string{"1", ""} {
+			for range 5 {
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Close() // the reader is gone before restart-run writes
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				cmd := exec.CommandContext(ctx, staticBin(t), flag)
+				cmd.Env = append(os.Environ(), "GOMAXPROCS="+procs)
+				cmd.Stdout = w
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				err = cmd.Run()
+				cancel()
+				w.Close()
+				if err != nil {
+					t.Fatalf("GOMAXPROCS=%q restart-run %s into a closed pipe: %v, want exit status 0; stderr %q", procs, flag, err, stderr.String())
+				}
+			}
 		}
 	}
 }
