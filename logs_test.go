@@ -420,6 +420,16 @@ func TestConsoleLog(t *testing.T) {
 			t.Errorf("%q: logger or a _ms field on the console:\n%s", tc.env, plain)
 		}
 	}
+
+	// The longest interval a flag takes, shown as itself (Round leaves the
+	// longest duration as it is): written as milliseconds and read back it
+	// is past the largest int64, and its conversion once came out negative
+	// (-2562047h47m16.854775808s).
+	lines, st := logLines(t, nil, "--log-format=console", "--burst=1", "--interval=2562047h47m16.854775807s", "--", "sh", "-c", "exit 3")
+	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(strings.Join(lines, "\n"), "")
+	if !strings.Contains(plain, "interval=2562047h47m16.854775807s") || st != 3 {
+		t.Errorf("the longest interval: status %d, log:\n%s\nwant status 3 and interval=2562047h47m16.854775807s", st, plain)
+	}
 }
 
 // TestForwardAndCleanupLogged: a forwarded signal is logged at debug, and
