@@ -387,6 +387,21 @@ func TestOneShotQuiet(t *testing.T) {
 	if want := []string{"info start", "debug exit", "debug done"}; !slices.Equal(events, want) {
 		t.Errorf("at debug: %q, want %q", events, want)
 	}
+
+	// A clean status that --restart-force-exit-status restarts is no
+	// one-shot: each restart follows its exit line (they were debug, and
+	// the log showed restarts of runs that never ended).
+	lines, st = logLines(t, nil, "--restart=no", "--restart-force-exit-status=0", "--burst=2", "--", "true")
+	events = nil
+	for _, l := range lines {
+		var e event
+		if json.Unmarshal([]byte(l), &e) == nil {
+			events = append(events, e.str("level")+" "+e.str("event"))
+		}
+	}
+	if want := []string{"info start", "info exit", "info restart", "info start", "info exit", "error limit"}; st != 0 || !slices.Equal(events, want) {
+		t.Errorf("forced restarts under --restart=no: status %d, %q; want 0, %q", st, events, want)
+	}
 }
 
 // TestConsoleLog: readable lines show durations with their unit and no

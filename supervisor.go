@@ -860,9 +860,11 @@ func (s *supervisor) decideNext() {
 // quiet is the level of the news a clean one-shot run would print: a clean
 // exit, and the "done" after it. Under --restart=no they are debug, so
 // that restart-run --restart=no -- true prints only its start line, near
-// tini's silence; elsewhere they are info.
+// tini's silence; elsewhere they are info, and so they are for a status
+// in --restart-force-exit-status, which restarts even under
+// --restart=no: a restart line must follow an exit line.
 func (s *supervisor) quiet() *zerolog.Event {
-	if s.cfg.policy == "no" {
+	if s.cfg.policy == "no" && !s.cfg.lists.Force.Has(s.last.Code, s.last.Sig) {
 		return s.log.Debug()
 	}
 	return s.log.Info()
