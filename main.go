@@ -85,7 +85,10 @@ func (d *Duration) UnmarshalText(b []byte) error {
 const maxDuration = time.Duration(math.MaxInt64)
 
 func parseDuration(s string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXnN") { // not hex, inf or NaN
+	// ParseFloat takes Go's literal syntax, which Count (Atoi), the status
+	// lists and systemd do not: hex ("0x10"), inf, NaN and digits with
+	// underscores ("1_000", "0_5" for 5).
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXnN_") {
 		switch {
 		case f < 0:
 		case f*float64(time.Second) >= float64(maxDuration):

@@ -435,7 +435,7 @@ func TestFlagTypes(t *testing.T) {
 			t.Errorf("Duration(%q) = %v, %v; want %v", in, time.Duration(d), err, want)
 		}
 	}
-	for _, in := range []string{"", "soon", "-1", "-0.5", "-1s", "NaN", "Inf", "0x10", "10 s", "1.2.3s", "5 h", "infinity"} {
+	for _, in := range []string{"", "soon", "-1", "-0.5", "-1s", "NaN", "Inf", "0x10", "10 s", "1.2.3s", "5 h", "infinity", "1_000", "0_5", "1e1_0"} {
 		d := Duration(time.Minute)
 		err := d.UnmarshalText([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), strconv.Quote(in)+" is not a duration") || d != Duration(time.Minute) {
