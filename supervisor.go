@@ -304,7 +304,7 @@ func (s *supervisor) close() {
 // namespace whose /proc is not mounted, restart-run's pid there is another
 // process's, and no guard runs (the ECHILD rule then tells).
 func (s *supervisor) startGuard() {
-	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished || !ownProc(s.self) {
+	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished || !ownProc() {
 		return
 	}
 	g, err := startGuard(s.pgid, s.cfg.logFormat)
