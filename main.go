@@ -273,14 +273,20 @@ Exit status:
 // caught the write fails with EPIPE, which parse takes for done. Without
 // the wait, restart-run --help | head -1 exited 0 or 141 by a race, and
 // always 141 on one processor.
+// It keeps the first write error, which kong drops for --version.
 type caughtWriter struct {
 	w      io.Writer
 	caught <-chan struct{}
+	err    error
 }
 
-func (c caughtWriter) Write(p []byte) (int, error) {
+func (c *caughtWriter) Write(p []byte) (int, error) {
 	<-c.caught
-	return c.w.Write(p)
+	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // kongExit carries kong's exit request (after --help or --version) out of
@@ -447,7 +453,14 @@ func run(args []string, stderr io.Writer) int {
 		return guardMain(os.Getenv(guardEnv))
 	}
 	sigs := catchSignals() // caught since package initialisation; the last ones while the flags are parsed
-	cli, done, err := parse(args, caughtWriter{os.Stdout, sigs.ready})
+	stdout := &caughtWriter{w: os.Stdout, caught: sigs.ready}
+	cli, done, err := parse(args, stdout)
+	if stdout.err != nil && !errors.Is(stdout.err, unix.EPIPE) {
+		// --help or --version could not be written (a full disk): not bad
+		// input, but not done either, as coreutils' close_stdout says.
+		fmt.Fprintf(stderr, "restart-run: %v\n", stdout.err)
+		return 1
+	}
 	if done {
 		return 0
 	}

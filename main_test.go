@@ -979,6 +979,27 @@ func TestHelpIntoClosedPipe(t *testing.T) {
 	}
 }
 
+// TestHelpWriteError: --help or --version that cannot be written (a full
+// disk) exit 1 and say why; before, --help exited 2 with "see
+// restart-run --help" as for bad input, and --version 0 as if written.
+func TestHelpWriteError(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	for _, flag := range []string{"--help", "--version"} {
+		cmd := exec.Command(rrBin(t), flag)
+		cmd.Stdout = full
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		_ = cmd.Run()
+		if st := cmd.ProcessState.ExitCode(); st != 1 || !strings.Contains(stderr.String(), "no space left on device") || strings.Contains(stderr.String(), "see restart-run --help") {
+			t.Errorf("restart-run %s >/dev/full: status %d, stderr %q; want 1 and the write error alone", flag, st, stderr.String())
+		}
+	}
+}
+
 // TestFlagSources: a message names the variable only when the value came
 // from it, in kong's own shape, and says which flag another one needs as
 // the user set it.
