@@ -169,6 +169,10 @@ func checkNotify(cli *CLI) error {
 		return cli.flagError("notify-access", "does nothing without --type=notify or --watchdog: the child gets no NOTIFY_SOCKET")
 	case cli.given("watchdog-signal") && cli.Watchdog == 0:
 		return cli.flagError("watchdog-signal", "does nothing without --watchdog")
+	case cli.Watchdog > 0 && time.Duration(cli.Watchdog) < time.Microsecond:
+		// WATCHDOG_USEC counts whole microseconds: the child would be told
+		// 0 (no watchdog) and killed at once for not pinging.
+		return cli.flagError("watchdog", "%v is less than the 1µs that WATCHDOG_USEC can tell the child; give 0 for none, or 1µs or more", cli.Watchdog)
 	}
 	return nil
 }

@@ -578,6 +578,7 @@ func TestConfigure(t *testing.T) {
 		{[]string{"--timeout-start=5s", "--watchdog=1s"}, "--timeout-start: only counts under --type=notify"},
 		{[]string{"--notify-access=all"}, "--notify-access: does nothing without --type=notify or --watchdog"},
 		{[]string{"--watchdog-signal=KILL"}, "--watchdog-signal: does nothing without --watchdog"},
+		{[]string{"--watchdog=500ns"}, "--watchdog: 500ns is less than the 1µs that WATCHDOG_USEC can tell the child"},
 		{[]string{"--type=notify", "--watchdog-signal=KILL"}, "--watchdog-signal: does nothing without --watchdog"},
 		{[]string{"--health-tcp=localhost"}, `"localhost" is not HOST:PORT`},
 		{[]string{"--health-tcp=localhost:"}, `"localhost:" is not HOST:PORT`},
@@ -635,6 +636,7 @@ func TestConfigure(t *testing.T) {
 	for _, flags := range [][]string{
 		{"--type=notify", "--timeout-start=5s", "--notify-access=all"},
 		{"--watchdog=1s", "--notify-access=all", "--watchdog-signal=KILL"},
+		{"--watchdog=1µs"},
 		{"--restart-steps=3", "--restart-max-delay=101ms"},
 		{"--restart-steps=1", "--restart-max-delay=1m", "--restart-reset-after=5s"},
 		{"--health-tcp=127.0.0.1:65535", "--health-interval=1", "--health-timeout=1", "--health-start-period=0", "--health-retries=1"},
