@@ -149,6 +149,9 @@ func checkBackoff(cli *CLI) error {
 		return cli.flagError("restart-max-delay", "%v does nothing without --restart-steps, the number of steps from --restart-sec up to it; give both, or neither", most)
 	case steps > 0 && most <= base:
 		return cli.flagError("restart-max-delay", "%v is not longer than %s, so the pause cannot grow; give a longer one", most, cli.setting("restart-sec", base))
+	case steps > 0 && base == 0:
+		// systemd's service_restart_usec_next() too: a pause of 0 stays 0.
+		return cli.flagError("restart-steps", "%d steps grow the pause from %s, and a pause of 0 cannot grow; give --restart-sec more than 0", steps, cli.setting("restart-sec", base))
 	case cli.RestartResetAfter != nil && steps == 0:
 		return cli.flagError("restart-reset-after", "%v does nothing without --restart-steps and --restart-max-delay: no pause grows, so none is reset", *cli.RestartResetAfter)
 	}
@@ -166,6 +169,10 @@ func checkNotify(cli *CLI) error {
 		return cli.flagError("notify-access", "does nothing without --type=notify or --watchdog: the child gets no NOTIFY_SOCKET")
 	case cli.given("watchdog-signal") && cli.Watchdog == 0:
 		return cli.flagError("watchdog-signal", "does nothing without --watchdog")
+	case cli.Watchdog > 0 && time.Duration(cli.Watchdog) < time.Microsecond:
+		// WATCHDOG_USEC counts whole microseconds: the child would be told
+		// 0 (no watchdog) and killed at once for not pinging.
+		return cli.flagError("watchdog", "%v is less than the 1µs that WATCHDOG_USEC can tell the child; give 0 for none, or 1µs or more", cli.Watchdog)
 	}
 	return nil
 }

@@ -169,6 +169,63 @@ func TestNoGuardForeignProc(t *testing.T) {
 	}
 }
 
+// TestForeignProcLeftovers: where /proc is the outer namespace's (unshare
+// --pid without --mount-proc), a leftover that left the child's process
+// group is still found, signalled and waited for, and restart-run exits.
+// Before, the cleanup looked for its orphans under /proc/PID, another
+// process there (the outer init's, as PID 1), signalled numbers from that
+// process's children, and waited for its own leftover for ever, a stop
+// request included. As PID 1 and as a shell's child; each script's
+// leftover is a sleep in a session of its own, which writes its pid (in
+// the namespace) before its parent exits.
+func TestForeignProcLeftovers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare --pid needs root; CI runs this as root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("setsid (util-linux) is not installed")
+	}
+	const leave = `mkfifo "$0/fifo"
+setsid sh -c 'echo $$ > "$0/orphan"; echo > "$0/fifo"; exec sleep 1000' "$0" </dev/null >/dev/null 2>&1 &
+read x < "$0/fifo"`
+	for _, pid1 := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pid1", false: "child-of-sh"}[pid1], func(t *testing.T) {
+			dir := t.TempDir()
+			rr := []string{rrBin(t), "--restart=no", "--timeout-stop=1m", "--", "sh", "-c", leave, dir}
+			// Should the test fail, killing unshare ends the namespace.
+			args := append([]string{"--pid", "--fork", "--kill-child"}, rr...)
+			if !pid1 {
+				args = append([]string{"--pid", "--fork", "--kill-child", "sh", "-c",
+					`"$@"; echo rc $?; if kill -0 "$(cat "$D/orphan")"; then echo orphan alive; else echo orphan gone; fi`, "sh"}, rr...)
+			}
+			cmd := exec.Command("unshare", args...)
+			cmd.Env = append(os.Environ(), helperEnv+"=1", "D="+dir)
+			r := startCmd(t, cmd)
+			if !pid1 {
+				if rc := r.line("rc"); rc[0] != "0" {
+					t.Errorf("restart-run status %s, want 0; log:\n%s", rc[0], r.logText())
+				}
+				if o := r.line("orphan"); o[0] != "gone" {
+					t.Errorf("the leftover is %s after restart-run exited; log:\n%s", o[0], r.logText())
+				}
+			}
+			if st := r.wait(); st != 0 {
+				t.Errorf("status %d, want 0; log:\n%s", st, r.logText())
+			}
+			orphans := 0
+			for _, c := range r.named("cleanup") {
+				orphans += int(c.num("orphans"))
+			}
+			if k := r.named("kill"); orphans != 1 || len(k) != 0 {
+				t.Errorf("%d orphans signalled, %d kill events; want 1 orphan, ended by SIGTERM; log:\n%s", orphans, len(k), r.logText())
+			}
+		})
+	}
+}
+
 // ignores reports whether pid ignores sig, from the SigIgn mask in /proc.
 func ignores(pid int, sig unix.Signal) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

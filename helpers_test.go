@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -61,6 +62,39 @@ func rrBin(tb testing.TB) string {
 	return buildPath
 }
 
+// The static restart-run, built as a release builds it (CGO_ENABLED=0,
+// -trimpath, no -race), once, by the first test that needs it.
+var (
+	staticOnce sync.Once
+	staticDir  string
+	staticPath string
+	staticErr  error
+)
+
+// staticBin is the path of the static build: for PID 1 in an empty root,
+// where the race runtime's libc is missing, and for timing the race
+// runtime hides (its start-up is slower).
+func staticBin(tb testing.TB) string {
+	tb.Helper()
+	staticOnce.Do(func() {
+		if staticDir, staticErr = os.MkdirTemp("", "restart-run-static"); staticErr != nil {
+			return
+		}
+		staticPath = filepath.Join(staticDir, "restart-run")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", staticPath, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			staticErr = fmt.Errorf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+		}
+	})
+	if staticErr != nil {
+		tb.Fatalf("building the static restart-run: %v", staticErr)
+	}
+	return staticPath
+}
+
 // coverDir, under go test -cover, collects the coverage counters of the
 // restart-run binaries the tests start (built with -cover too), which
 // addCoverage adds to the test's own profile: without them a profile would
@@ -93,6 +127,9 @@ func TestMain(m *testing.M) {
 	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
+	}
+	if staticDir != "" {
+		os.RemoveAll(staticDir)
 	}
 	os.Exit(code)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -78,9 +79,25 @@ func consoleDurations(fields map[string]any) error {
 			continue
 		}
 		delete(fields, k)
-		fields[name] = roundDuration(time.Duration(f * float64(time.Millisecond))).String()
+		fields[name] = roundDuration(msDuration(f)).String()
 	}
 	return nil
+}
+
+// msDuration is ms milliseconds, at most the longest duration: a
+// float64 past it converts to an int64 the Go spec leaves undefined
+// (math.MinInt64 on amd64), and the longest pause or interval a flag
+// takes (2562047h47m16.854775807s) is past it once written as
+// milliseconds in JSON and read back.
+func msDuration(ms float64) time.Duration {
+	ns := ms * float64(time.Millisecond)
+	switch {
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(ns)
 }
 
 // roundDuration keeps what a reader needs: whole units from 10 of them,

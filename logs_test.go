@@ -387,6 +387,21 @@ func TestOneShotQuiet(t *testing.T) {
 	if want := []string{"info start", "debug exit", "debug done"}; !slices.Equal(events, want) {
 		t.Errorf("at debug: %q, want %q", events, want)
 	}
+
+	// A clean status that --restart-force-exit-status restarts is no
+	// one-shot: each restart follows its exit line (they were debug, and
+	// the log showed restarts of runs that never ended).
+	lines, st = logLines(t, nil, "--restart=no", "--restart-force-exit-status=0", "--burst=2", "--", "true")
+	events = nil
+	for _, l := range lines {
+		var e event
+		if json.Unmarshal([]byte(l), &e) == nil {
+			events = append(events, e.str("level")+" "+e.str("event"))
+		}
+	}
+	if want := []string{"info start", "info exit", "info restart", "info start", "info exit", "error limit"}; st != 0 || !slices.Equal(events, want) {
+		t.Errorf("forced restarts under --restart=no: status %d, %q; want 0, %q", st, events, want)
+	}
 }
 
 // TestConsoleLog: readable lines show durations with their unit and no
@@ -419,6 +434,16 @@ func TestConsoleLog(t *testing.T) {
 		if strings.Contains(plain, "logger=") || strings.Contains(plain, "_ms=") {
 			t.Errorf("%q: logger or a _ms field on the console:\n%s", tc.env, plain)
 		}
+	}
+
+	// The longest interval a flag takes, shown as itself (Round leaves the
+	// longest duration as it is): written as milliseconds and read back it
+	// is past the largest int64, and its conversion once came out negative
+	// (-2562047h47m16.854775808s).
+	lines, st := logLines(t, nil, "--log-format=console", "--burst=1", "--interval=2562047h47m16.854775807s", "--", "sh", "-c", "exit 3")
+	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(strings.Join(lines, "\n"), "")
+	if !strings.Contains(plain, "interval=2562047h47m16.854775807s") || st != 3 {
+		t.Errorf("the longest interval: status %d, log:\n%s\nwant status 3 and interval=2562047h47m16.854775807s", st, plain)
 	}
 }
 

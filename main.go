@@ -86,7 +86,10 @@ func (d *Duration) UnmarshalText(b []byte) error {
 const maxDuration = time.Duration(math.MaxInt64)
 
 func parseDuration(s string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXnN") { // not hex, inf or NaN
+	// ParseFloat takes Go's literal syntax, which Count (Atoi), the status
+	// lists and systemd do not: hex ("0x10"), inf, NaN and digits with
+	// underscores ("1_000", "0_5" for 5).
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXnN_") {
 		switch {
 		case f < 0:
 		case f*float64(time.Second) >= float64(maxDuration):
@@ -265,6 +268,28 @@ Exit status:
   2                 a bad flag, value or command line; nothing started
 `
 
+// caughtWriter holds each write (--help, --version) until every signal is
+// caught, SIGPIPE among them: until then the Go runtime ends a program
+// that writes to a pipe its reader has closed by SIGPIPE, where once it is
+// caught the write fails with EPIPE, which parse takes for done. Without
+// the wait, restart-run --help | head -1 exited 0 or 141 by a race, and
+// always 141 on one processor.
+// It keeps the first write error, which kong drops for --version.
+type caughtWriter struct {
+	w      io.Writer
+	caught <-chan struct{}
+	err    error
+}
+
+func (c *caughtWriter) Write(p []byte) (int, error) {
+	<-c.caught
+	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
 // kongExit carries kong's exit request (after --help or --version) out of
 // the parser, so that run alone decides the status.
 type kongExit int
@@ -336,7 +361,11 @@ func flagSources(kctx *kong.Context) map[string]string {
 
 // oneDash turns kong's answer to a long flag written with one dash
 // (-restart=always: "unknown flag -r, did you mean -h?") into the flag
-// that was meant.
+// that was meant. kong stops at the first word with one dash (the only
+// short flag, -h, would have ended the parse), so that word is the one it
+// refused: a later one may be COMMAND's own (restart-run -x sh -restart).
+// A --health-http value is shown as every message shows it, without its
+// password.
 func oneDash(err error, args []string, flags []*kong.Flag) error {
 	if !strings.HasPrefix(err.Error(), "unknown flag -") {
 		return err
@@ -345,13 +374,17 @@ func oneDash(err error, args []string, flags []*kong.Flag) error {
 		if a == "--" {
 			break
 		}
-		name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
-		if strings.HasPrefix(a, "--") || !strings.HasPrefix(a, "-") {
+		if strings.HasPrefix(a, "--") || !strings.HasPrefix(a, "-") || a == "-" {
 			continue
 		}
-		if slices.ContainsFunc(flags, func(f *kong.Flag) bool { return f.Name == name }) {
-			return fmt.Errorf("unknown flag %s: long flags take two dashes: -%s", a, a)
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "-"), "=")
+		if !slices.ContainsFunc(flags, func(f *kong.Flag) bool { return f.Name == name }) {
+			return err
 		}
+		if hasValue && name == "health-http" {
+			a = "-" + name + "=" + redactURL(value)
+		}
+		return fmt.Errorf("unknown flag %s: long flags take two dashes: -%s", a, a)
 	}
 	return err
 }
@@ -466,7 +499,14 @@ func run(args []string, stderr io.Writer) int {
 		return guardMain(os.Getenv(guardEnv))
 	}
 	sigs := catchSignals() // caught since package initialisation; the last ones while the flags are parsed
-	cli, done, err := parse(args, os.Stdout)
+	stdout := &caughtWriter{w: os.Stdout, caught: sigs.ready}
+	cli, done, err := parse(args, stdout)
+	if stdout.err != nil && !errors.Is(stdout.err, unix.EPIPE) {
+		// --help or --version could not be written (a full disk): not bad
+		// input, but not done either, as coreutils' close_stdout says.
+		fmt.Fprintf(stderr, "restart-run: %v\n", stdout.err)
+		return 1
+	}
 	if done {
 		return 0
 	}

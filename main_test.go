@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -367,6 +368,7 @@ func TestBadInput(t *testing.T) {
 		{nil, []string{"--restart-steps=3"}, []string{"--restart-steps", "--restart-max-delay", "give both, or neither"}},
 		{nil, []string{"--restart-max-delay=1m"}, []string{"--restart-max-delay", "--restart-steps", "give both, or neither"}},
 		{nil, []string{"--restart-steps=3", "--restart-max-delay=50ms"}, []string{"--restart-max-delay", "50ms", "--restart-sec (100ms by default)"}},
+		{[]string{"RESTART_RUN_RESTART_SEC=0"}, []string{"--restart-steps=3", "--restart-max-delay=1s"}, []string{"--restart-steps", "RESTART_RUN_RESTART_SEC=0", "cannot grow"}},
 		{nil, []string{"--timeout-start=5s"}, []string{"--timeout-start", "--type=notify"}},
 		{nil, []string{"--interval=9999999h"}, []string{"--interval", "9999999h", "too large (at most 2562047h47m16s"}},
 		{nil, []string{"--burst=99999999999999999999"}, []string{"--burst", "too large (at most 9223372036854775807)"}},
@@ -407,6 +409,8 @@ func TestBadInputHidesCredentials(t *testing.T) {
 		{nil, []string{"--health-http=admin:hunter2@x:80"}, "hunter2", []string{`"***@x:80"`}},
 		{nil, []string{"--health-http=admin:a://hunter2@x"}, "hunter2", []string{`"***@x"`}},
 		{nil, []string{"--health-http=http://hunter2@x:99999/"}, "hunter2", []string{`"http://***@x:99999/"`}}, // a token as the user name
+		// One dash: the message repeats the word with two.
+		{nil, []string{"-health-http=http://admin:hunter2@x/"}, "hunter2", []string{"unknown flag -health-http=http://***@x/: long flags take two dashes: --health-http=http://***@x/"}},
 	} {
 		marker := filepath.Join(t.TempDir(), "started")
 		args := append(tc.args, "--", "sh", "-c", "touch "+marker)
@@ -433,7 +437,7 @@ func TestFlagTypes(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "soon", "-1", "-0.5", "-1s", "NaN", "Inf", "0x10", "10 s", "1.2.3s", "5 h", "infinity",
-		"1h5", ".s", "1h.", "h", "1x"} {
+		"1h5", ".s", "1h.", "h", "1x", "1_000", "0_5", "1e1_0"} {
 		d := Duration(time.Minute)
 		err := d.UnmarshalText([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), strconv.Quote(in)+" is not a duration") || d != Duration(time.Minute) {
@@ -570,11 +574,13 @@ func TestConfigure(t *testing.T) {
 		{[]string{"--restart-max-delay=1m"}, "--restart-max-delay: 1m0s does nothing without --restart-steps"},
 		{[]string{"--restart-steps=3", "--restart-max-delay=100ms"}, "--restart-max-delay: 100ms is not longer than --restart-sec (100ms by default), so the pause cannot grow"},
 		{[]string{"--restart-steps=3", "--restart-sec=2s", "--restart-max-delay=1s"}, "--restart-max-delay: 1s is not longer than --restart-sec=2s"},
+		{[]string{"--restart-steps=3", "--restart-sec=0", "--restart-max-delay=1s"}, "--restart-steps: 3 steps grow the pause from --restart-sec=0s, and a pause of 0 cannot grow; give --restart-sec more than 0"},
 		{[]string{"--restart-reset-after=5s"}, "--restart-reset-after: 5s does nothing without --restart-steps and --restart-max-delay"},
 		{[]string{"--timeout-start=5s"}, "--timeout-start: only counts under --type=notify"},
 		{[]string{"--timeout-start=5s", "--watchdog=1s"}, "--timeout-start: only counts under --type=notify"},
 		{[]string{"--notify-access=all"}, "--notify-access: does nothing without --type=notify or --watchdog"},
 		{[]string{"--watchdog-signal=KILL"}, "--watchdog-signal: does nothing without --watchdog"},
+		{[]string{"--watchdog=500ns"}, "--watchdog: 500ns is less than the 1µs that WATCHDOG_USEC can tell the child"},
 		{[]string{"--type=notify", "--watchdog-signal=KILL"}, "--watchdog-signal: does nothing without --watchdog"},
 		{[]string{"--health-tcp=localhost"}, `"localhost" is not HOST:PORT`},
 		{[]string{"--health-tcp=localhost:"}, `"localhost:" is not HOST:PORT`},
@@ -632,6 +638,7 @@ func TestConfigure(t *testing.T) {
 	for _, flags := range [][]string{
 		{"--type=notify", "--timeout-start=5s", "--notify-access=all"},
 		{"--watchdog=1s", "--notify-access=all", "--watchdog-signal=KILL"},
+		{"--watchdog=1µs"},
 		{"--restart-steps=3", "--restart-max-delay=101ms"},
 		{"--restart-steps=1", "--restart-max-delay=1m", "--restart-reset-after=5s"},
 		{"--health-tcp=127.0.0.1:65535", "--health-interval=1", "--health-timeout=1", "--health-start-period=0", "--health-retries=1"},
@@ -946,6 +953,59 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestHelpIntoClosedPipe: --help and --version into a pipe whose reader
+// has gone (restart-run --help | head -1) exit 0, every time: the write
+// fails with EPIPE rather than SIGPIPE ending restart-run. On one processor
+// (GOMAXPROCS=1) the signals still being caught in the background were
+// not caught yet when the text was written, and every run died of SIGPIPE.
+// The static build: the race runtime starts too slowly to lose the race.
+func TestHelpIntoClosedPipe(t *testing.T) {
+	for _, flag := range []string{"--help", "--version"} {
+		for _, procs := range []string{"1", ""} {
+			for range 5 {
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Close() // the reader is gone before restart-run writes
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				cmd := exec.CommandContext(ctx, staticBin(t), flag)
+				cmd.Env = append(os.Environ(), "GOMAXPROCS="+procs)
+				cmd.Stdout = w
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				err = cmd.Run()
+				cancel()
+				w.Close()
+				if err != nil {
+					t.Fatalf("GOMAXPROCS=%q restart-run %s into a closed pipe: %v, want exit status 0; stderr %q", procs, flag, err, stderr.String())
+				}
+			}
+		}
+	}
+}
+
+// TestHelpWriteError: --help or --version that cannot be written (a full
+// disk) exit 1 and say why; before, --help exited 2 with "see
+// restart-run --help" as for bad input, and --version 0 as if written.
+func TestHelpWriteError(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	for _, flag := range []string{"--help", "--version"} {
+		cmd := exec.Command(rrBin(t), flag)
+		cmd.Stdout = full
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		_ = cmd.Run()
+		if st := cmd.ProcessState.ExitCode(); st != 1 || !strings.Contains(stderr.String(), "no space left on device") || strings.Contains(stderr.String(), "see restart-run --help") {
+			t.Errorf("restart-run %s >/dev/full: status %d, stderr %q; want 1 and the write error alone", flag, st, stderr.String())
+		}
+	}
+}
+
 // TestFlagSources: a message names the variable only when the value came
 // from it, in kong's own shape, and says which flag another one needs as
 // the user set it.
@@ -992,6 +1052,9 @@ func TestOneDash(t *testing.T) {
 		{[]string{"--burst=1", "-timeout-stop", "5s", "true"}, "unknown flag -timeout-stop: long flags take two dashes: --timeout-stop"},
 		{[]string{"-x", "true"}, "unknown flag -x"},
 		{[]string{"-nosuch=1", "true"}, "unknown flag -n"},
+		// kong refused -x; -restart=always is COMMAND's own argument.
+		{[]string{"-x", "sh", "-restart=always"}, "unknown flag -x"},
+		{[]string{"--burst", "3", "-x", "-restart=always", "true"}, "unknown flag -x"},
 	} {
 		_, _, err := parse(tc.args, io.Discard)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(tc.want, "two dashes") && strings.Contains(err.Error(), "two dashes") {

@@ -247,14 +247,7 @@ func pid1Env(t *testing.T) *pid1 {
 		t.Skipf("%s is not a static binary (%v): install busybox-static, not busybox", busyboxPath, err)
 	}
 
-	e.bin = filepath.Join(t.TempDir(), "restart-run")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", e.bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
-	}
+	e.bin = staticBin(t)
 	if ok, err := isStatic(e.bin); err != nil || !ok {
 		t.Fatalf("the CGO_ENABLED=0 build is not static (%v)", err)
 	}
@@ -262,7 +255,7 @@ func pid1Env(t *testing.T) *pid1 {
 	// Where namespaces or mounts are refused all the same (a seccomp
 	// filter, a user namespace without its own /proc), unshare says so.
 	root := e.root(t, false)
-	ctx, cancel = context.WithTimeout(context.Background(), deadline)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	probe := exec.CommandContext(ctx, e.unshare, e.args(root, "/bin/sh", "-c", "exit 0")...)
 	probe.Env = []string{"PATH=/bin"}

@@ -198,8 +198,15 @@ func groupAlive(pgid int) bool {
 type proc struct{ pid, pgid int }
 
 // groupMembers lists the processes of process group pgid, from every
-// process's stat: it runs only when the group outlived its leader.
+// process's stat: it runs only when the group outlived its leader. Where
+// /proc is not restart-run's namespace's, see nsproc.go.
 func groupMembers(pgid int) []proc {
+	switch v := procView(); {
+	case !v.ok:
+		return nil
+	case v.depth > 0:
+		return foreignGroup(v, pgid)
+	}
 	return scanProcs(func(_, g int) bool { return g == pgid })
 }
 
@@ -207,8 +214,18 @@ func groupMembers(pgid int) []proc {
 // reparented to restart-run as subreaper, and its own children. It reads
 // each thread's /proc/PID/task/TID/children where the kernel has them
 // (CONFIG_PROC_CHILDREN), else every process's stat; it runs only when
-// leftovers may exist.
+// leftovers may exist. restart-run's own children are found through
+// /proc/self where /proc is not its namespace's (nsproc.go), and not at
+// all where /proc does not show it: /proc/PID there is another process.
 func childrenOf(ppid int) []proc {
+	if ppid == os.Getpid() {
+		switch v := procView(); {
+		case !v.ok:
+			return nil
+		case v.depth > 0:
+			return foreignChildren(v)
+		}
+	}
 	pids, ok := taskChildren(ppid)
 	if !ok {
 		return scanChildren(ppid)
@@ -224,9 +241,9 @@ func childrenOf(ppid int) []proc {
 
 // ownProc reports whether /proc shows restart-run's own PID namespace: it
 // does not under unshare --pid without --mount-proc.
-func ownProc(self int) bool {
-	p, err := os.Readlink("/proc/self")
-	return err == nil && p == strconv.Itoa(self)
+func ownProc() bool {
+	v := procView()
+	return v.ok && v.depth == 0
 }
 
 // onlyChild reports whether pid is the one child of ppid left.
@@ -238,7 +255,12 @@ func onlyChild(ppid, pid int) bool {
 // taskChildren reads the children files of every thread of ppid; ok is
 // false where the kernel has none.
 func taskChildren(ppid int) (pids []int, ok bool) {
-	dir := "/proc/" + strconv.Itoa(ppid) + "/task"
+	return taskChildrenIn("/proc/" + strconv.Itoa(ppid) + "/task")
+}
+
+// taskChildrenIn reads the children files of every thread in dir, a
+// process's task directory.
+func taskChildrenIn(dir string) (pids []int, ok bool) {
 	tids, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, false

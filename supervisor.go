@@ -306,7 +306,7 @@ func (s *supervisor) close() {
 // namespace whose /proc is not mounted, restart-run's pid there is another
 // process's, and no guard runs (the ECHILD rule then tells).
 func (s *supervisor) startGuard() {
-	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished || !ownProc(s.self) {
+	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished || !ownProc() {
 		return
 	}
 	g, err := startGuard(s.pgid, s.cfg.logFormat)
@@ -881,9 +881,11 @@ func (s *supervisor) decideNext() {
 // quiet is the level of the news a clean one-shot run would print: a clean
 // exit, and the "done" after it. Under --restart=no they are debug, so
 // that restart-run --restart=no -- true prints only its start line, near
-// tini's silence; elsewhere they are info.
+// tini's silence; elsewhere they are info, and so they are for a status
+// in --restart-force-exit-status, which restarts even under
+// --restart=no: a restart line must follow an exit line.
 func (s *supervisor) quiet() *zerolog.Event {
-	if s.cfg.policy == "no" {
+	if s.cfg.policy == "no" && !s.cfg.lists.Force.Has(s.last.Code, s.last.Sig) {
 		return s.log.Debug()
 	}
 	return s.log.Info()

@@ -2,15 +2,20 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFormatVersion(t *testing.T) {
@@ -80,13 +85,13 @@ func TestStaticBuilds(t *testing.T) {
 	}
 	dir := t.TempDir()
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=auto", "GOBIN="+dir+"/bin")
-	// go stamps the revision where .git is a directory: a clone, not a
-	// git worktree (whose .git is a file) nor a copy of the source.
-	var rev string
-	if fi, err := os.Stat(".git"); err == nil && fi.IsDir() {
-		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
-			rev = strings.TrimSpace(string(out))
-		}
+	// In a copy of the tree with a .git directory of its own: go looks for
+	// a .git directory and does not follow the .git file of a linked git
+	// worktree (golang/go#58218), so built in one, restart-run named no
+	// revision (or an enclosing checkout's) and this test failed there.
+	src, rev := ".", ""
+	if repo, r, ok := repoCopy(t); ok {
+		src, rev = repo, r
 	}
 	for _, b := range []struct{ name, bin string }{
 		{"go build", filepath.Join(dir, "restart-run")},
@@ -98,6 +103,7 @@ func TestStaticBuilds(t *testing.T) {
 		}
 		cmd := exec.Command("go", args...)
 		cmd.Env = env
+		cmd.Dir = src
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("CGO_ENABLED=0 go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
@@ -126,6 +132,101 @@ func elfMachine(t *testing.T) elf.Machine {
 	}
 	defer f.Close()
 	return f.Machine
+}
+
+// repoCopy makes a fresh git repository of the files of this checkout as
+// they stand in the tree (tracked ones, and new ones git does not ignore),
+// committed once, and returns it and its revision; ok is false without
+// git or outside a checkout.
+func repoCopy(t *testing.T) (repo, rev string, ok bool) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		return "", "", false
+	}
+	files, err := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		return "", "", false
+	}
+	repo = t.TempDir()
+	for _, name := range strings.Split(strings.TrimSuffix(string(files), "\x00"), "\x00") {
+		st, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a tracked file deleted in the tree
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, st.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=test", "-c", "user.email=test@invalid", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Dir = repo
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "the tree under test")
+	return repo, git("rev-parse", "HEAD"), true
+}
+
+// TestReleaseBuildClean runs release/build in a fresh repository holding
+// this tree's files, into an OUTDIR that git does not ignore: every binary
+// names the same revision and none calls itself modified. Before, each was
+// written into OUTDIR as it was built, so all but the first saw an
+// untracked file in the tree and recorded vcs.modified=true (+dirty).
+// The default OUTDIR, dist/, is ignored.
+func TestReleaseBuildClean(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-builds restart-run for every platform")
+	}
+	repo, rev, ok := repoCopy(t)
+	if !ok {
+		t.Skip("no git, or not a git checkout")
+	}
+	if err := exec.Command("git", "-C", repo, "check-ignore", "-q", "dist/restart-run-linux-amd64").Run(); err != nil {
+		t.Errorf("dist/ is not ignored: release/build's default OUTDIR would dirty the tree")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, filepath.Join(repo, "release", "build"), "out")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("release/build out: %v\n%s", err, out)
+	}
+	bins, _ := filepath.Glob(filepath.Join(repo, "out", "restart-run-linux-*"))
+	if len(bins) != 7 {
+		t.Fatalf("release/build made %d binaries: %v", len(bins), bins)
+	}
+	for _, bin := range bins {
+		bi, err := buildinfo.ReadFile(bin)
+		if err != nil {
+			t.Fatalf("%s: %v", bin, err)
+		}
+		settings := map[string]string{}
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+		if settings["vcs.revision"] != rev || settings["vcs.modified"] != "false" || strings.HasSuffix(bi.Main.Version, "+dirty") {
+			t.Errorf("%s: version %s, vcs.revision %q, vcs.modified %q; want revision %s, not modified",
+				filepath.Base(bin), bi.Main.Version, settings["vcs.revision"], settings["vcs.modified"], rev)
+		}
+	}
 }
 
 // TestReleaseBinaries checks what release/build made, in RR_RELEASE_DIR:
