@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -467,6 +468,18 @@ func TestForwardAndCleanupLogged(t *testing.T) {
 	c := r.next("cleanup")
 	if c.str("level") != "info" || c.str("signal") != "SIGTERM" || c.num("group") != 2 || c.num("orphans") != 0 {
 		t.Errorf("cleanup %v, want 2 processes of the group sent SIGTERM", c)
+	}
+	r.wait()
+
+	// Leftovers below leftovers: a subshell, reparented to restart-run,
+	// and its two sleeps, restart-run's grandchildren; all three count.
+	// The child ends only once the sleeps have started (a fifo).
+	fifo := filepath.Join(t.TempDir(), "started")
+	r = startRR(t, nil, "--restart=no", "--", "sh", "-c",
+		`mkfifo "$0" || exit 9; (sleep 1000 & sleep 1000 & echo >"$0"; wait) & read _ <"$0"; echo ready $$`, fifo)
+	r.waitReady()
+	if c := r.next("cleanup"); c.num("group") != 3 {
+		t.Errorf("cleanup %v, want 3 processes of the group", c)
 	}
 	r.wait()
 }

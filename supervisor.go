@@ -802,7 +802,7 @@ func (s *supervisor) sweep() {
 	case s.signalled[0] != sig:
 		// Counted before the signal thins it out; at least 1, the group
 		// being alive, where /proc is another PID namespace's.
-		group = max(1, len(groupMembers(s.pgid)))
+		group = max(1, len(groupMembers(s.self, s.pgid)))
 		hit(-s.pgid)
 		s.signalled[0] = sig
 	}
