@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,6 +43,11 @@ func startShell(t *testing.T) *ptyShell {
 	}
 	sh := readTerminal(t, tty)
 	t.Cleanup(func() {
+		// What the test started from the shell (restart-run, its child,
+		// the sentinel) is in the shell's session: it goes with the shell,
+		// also when the test failed half-way (before, restart-run and its
+		// child outlived a failed test under PID 1).
+		killSession(cmd.Process.Pid)
 		tty.Write([]byte("\x04exit\n"))
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -49,6 +55,26 @@ func startShell(t *testing.T) *ptyShell {
 	})
 	sh.expect(`PROMPT> `)
 	return sh
+}
+
+// killSession sends SIGKILL to every process of session sid but its
+// leader.
+func killSession(sid int) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == sid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		i := bytes.LastIndexByte(b, ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		if f := bytes.Fields(b[i+1:]); len(f) > 3 && string(f[3]) == strconv.Itoa(sid) { // state ppid pgrp session
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
 }
 
 // readTerminal collects what appears on the terminal's master side.
