@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
@@ -155,4 +156,68 @@ func guardMain(logFormat string) int {
 		Msg("restart-run ended without stopping its child; the child's process group was sent SIGKILL")
 	logs.flush(time.Second)
 	return 0
+}
+
+// startGuard starts the guard (guard.go) where one is needed and where
+// /proc is restart-run's own: the cleanup, which must wait for every child
+// but the guard, can then tell them apart only through /proc. Under a PID
+// namespace whose /proc is not mounted, restart-run's pid there is another
+// process's, and no guard runs (the ECHILD rule then tells).
+func (s *supervisor) startGuard() {
+	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished || !ownProc() {
+		return
+	}
+	g, err := startGuard(s.pgid, s.cfg.logFormat)
+	if err != nil {
+		s.log.Warn().Str("event", "guard").Err(err).
+			Msg("cannot start the guard; if restart-run is killed outright, the child's process group may outlive it")
+		return
+	}
+	s.guard = g
+}
+
+// setGroup records the child's process group, with the guard too.
+func (s *supervisor) setGroup(pgid int) {
+	s.pgid = pgid
+	if s.guard == nil {
+		return
+	}
+	if err := s.guard.tell(pgid); err != nil {
+		// A guard that cannot be told (stopped with a full pipe, or gone)
+		// is replaced, so it never acts on a stale group.
+		ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Err(err)
+		s.guard.stop(false)
+		s.guard = nil
+		s.replaceGuard(ev)
+	}
+}
+
+// replaceGuard starts another guard for one that ended or failed, once in
+// each run of the child: a guard that keeps dying (killed by something
+// that kills each new one, or failing as it starts) must not turn into a
+// loop of forks. The next start tries again.
+func (s *supervisor) replaceGuard(ev *zerolog.Event) {
+	if !s.guardSpare {
+		ev.Msg("the guard ended again in this run; another is started with the next start")
+		return
+	}
+	s.guardSpare = false
+	s.startGuard()
+	ev.Msg("the guard ended; started another")
+}
+
+// guardEnded: the guard died though restart-run lives (someone killed it).
+// Another one takes its place.
+func (s *supervisor) guardEnded(ws unix.WaitStatus) {
+	code, sig := exitStatus(ws)
+	if sig != 0 {
+		code = 128 + int(sig)
+	}
+	ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Int("exit_code", code)
+	if sig != 0 {
+		ev = ev.Str("signal", signalName(sig))
+	}
+	s.guard.stop(true)
+	s.guard = nil
+	s.replaceGuard(ev)
 }

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"io"
 	"math"
 	"os"
-	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,100 +12,6 @@ import (
 // This file is the supervisor's side of SPEC.md section 8: readiness, the
 // start and runtime timeouts, the watchdog, and the relay up to an outer
 // notify-aware supervisor. notify.go has the socket and the protocol.
-
-// execShimEnv starts restart-run as the exec shim: it sets WATCHDOG_PID to
-// its own pid, which the command keeps across exec, and execs the command.
-// ForkExec fixes the environment before the pid is known, so the child's
-// pid can reach its environment only this way. The variable's value is the
-// descriptor on which the shim reports a failed exec.
-const (
-	execShimEnv = "RESTART_RUN_INTERNAL_EXEC"
-	shimArgv0   = "restart-run (exec)"
-)
-
-// selfExe is restart-run's own binary as the kernel holds it: still there
-// when the file has been replaced or removed (a package upgrade).
-const selfExe = "/proc/self/exe"
-
-// execShim is the body of the shim: args are the command's path and argv.
-func execShim(args []string) int {
-	report, _ := strconv.Atoi(os.Getenv(execShimEnv))
-	env := make([]string, 0, len(os.Environ())+1)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, execShimEnv+"=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "WATCHDOG_PID="+strconv.Itoa(os.Getpid()))
-	// The report descriptor closes on a successful exec, which is how the
-	// supervisor learns that the command runs.
-	unix.CloseOnExec(report)
-	// exec keeps the calling thread's signal mask: make it empty, as
-	// forkExec does for a child started directly.
-	runtime.LockOSThread()
-	var empty unix.Sigset_t
-	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &empty, nil)
-	err := unix.Exec(args[0], args[1:], env)
-	var errno [4]byte
-	if e, ok := err.(unix.Errno); ok {
-		binary.LittleEndian.PutUint32(errno[:], uint32(e))
-	}
-	_, _ = unix.Write(report, errno[:])
-	return 127
-}
-
-// spawn starts the command, directly or through the exec shim. Through the
-// shim it waits until the command itself runs (the shim's report descriptor
-// closes) or cannot (the shim writes the errno), so that a failed exec is a
-// failed start, as without the shim, and no signal is forwarded to the shim
-// in between: signals wait in their channels meanwhile.
-func (s *supervisor) spawn(pgid, tty int) (int, error) {
-	if !s.viaShim {
-		return startChild(s.path, s.cfg.argv, s.env, pgid, tty)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return 0, fmt.Errorf("exec shim pipe: %w", err)
-	}
-	defer r.Close()
-	// The shim inherits a copy without close-on-exec. F_DUPFD takes the
-	// lowest free number from 3 up, so it never lands on a descriptor
-	// restart-run inherited (3>file), which the command must get unmoved,
-	// and it works under any open-file limit that has room for it; the shim
-	// makes it close-on-exec before the command runs. Only this goroutine
-	// forks, so no other child can inherit it.
-	fd, err := unix.FcntlInt(w.Fd(), unix.F_DUPFD, 3)
-	w.Close()
-	if err != nil {
-		return 0, fmt.Errorf("exec shim pipe: %w", err)
-	}
-	env := append(s.env[:len(s.env):len(s.env)], execShimEnv+"="+strconv.Itoa(fd))
-	argv := append([]string{shimArgv0, s.path}, s.cfg.argv...)
-	pid, err := startChild(selfExe, argv, env, pgid, tty)
-	unix.Close(fd)
-	if err != nil {
-		return 0, err
-	}
-	// EOF: the command runs. Four bytes: the errno of its failed exec.
-	// A shim stopped before its exec (Ctrl-Z reaches the foreground group
-	// it is in) would never get there, so it is sent SIGCONT while we wait;
-	// and should the wait still drag on, the start counts as made and reap
-	// tells the rest, rather than the loop hanging here.
-	var errno [4]byte
-	giveUp := time.Now().Add(2 * time.Second)
-	for {
-		_ = r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		n, err := io.ReadFull(r, errno[:])
-		switch {
-		case n == 4:
-			return 0, unix.Errno(binary.LittleEndian.Uint32(errno[:])) // the shim exits; reap takes it
-		case n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(giveUp):
-			_ = unix.Kill(pid, unix.SIGCONT)
-		default:
-			return pid, nil
-		}
-	}
-}
 
 // upstream is restart-run's own notify socket, when a notify-aware
 // supervisor (systemd with Type=notify) started it.

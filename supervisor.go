@@ -300,70 +300,6 @@ func (s *supervisor) close() {
 	}
 }
 
-// startGuard starts the guard (guard.go) where one is needed and where
-// /proc is restart-run's own: the cleanup, which must wait for every child
-// but the guard, can then tell them apart only through /proc. Under a PID
-// namespace whose /proc is not mounted, restart-run's pid there is another
-// process's, and no guard runs (the ECHILD rule then tells).
-func (s *supervisor) startGuard() {
-	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished || !ownProc() {
-		return
-	}
-	g, err := startGuard(s.pgid, s.cfg.logFormat)
-	if err != nil {
-		s.log.Warn().Str("event", "guard").Err(err).
-			Msg("cannot start the guard; if restart-run is killed outright, the child's process group may outlive it")
-		return
-	}
-	s.guard = g
-}
-
-// setGroup records the child's process group, with the guard too.
-func (s *supervisor) setGroup(pgid int) {
-	s.pgid = pgid
-	if s.guard == nil {
-		return
-	}
-	if err := s.guard.tell(pgid); err != nil {
-		// A guard that cannot be told (stopped with a full pipe, or gone)
-		// is replaced, so it never acts on a stale group.
-		ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Err(err)
-		s.guard.stop(false)
-		s.guard = nil
-		s.replaceGuard(ev)
-	}
-}
-
-// replaceGuard starts another guard for one that ended or failed, once in
-// each run of the child: a guard that keeps dying (killed by something
-// that kills each new one, or failing as it starts) must not turn into a
-// loop of forks. The next start tries again.
-func (s *supervisor) replaceGuard(ev *zerolog.Event) {
-	if !s.guardSpare {
-		ev.Msg("the guard ended again in this run; another is started with the next start")
-		return
-	}
-	s.guardSpare = false
-	s.startGuard()
-	ev.Msg("the guard ended; started another")
-}
-
-// guardEnded: the guard died though restart-run lives (someone killed it).
-// Another one takes its place.
-func (s *supervisor) guardEnded(ws unix.WaitStatus) {
-	code, sig := exitStatus(ws)
-	if sig != 0 {
-		code = 128 + int(sig)
-	}
-	ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Int("exit_code", code)
-	if sig != 0 {
-		ev = ev.Str("signal", signalName(sig))
-	}
-	s.guard.stop(true)
-	s.guard = nil
-	s.replaceGuard(ev)
-}
-
 // start execs the child once. Only the first start can fail outright; a
 // later failure to exec ends that start as exit code 127 or 126.
 func (s *supervisor) start() error {
@@ -630,25 +566,6 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 	}
 }
 
-func (s *supervisor) onKillTimeout() {
-	switch s.phase {
-	case running:
-		s.log.Warn().Str("event", "kill").Int("pid", s.pid).Dur("timeout_ms", s.cfg.timeoutStop).
-			Msg("child did not stop in time; sending SIGKILL")
-		s.signalChild(unix.SIGKILL, s.cfg.killMode != "process")
-	case cleaning:
-		if s.sentinel != 0 {
-			_ = unix.Kill(s.sentinel, unix.SIGKILL) // reaped, then cleanup
-			return
-		}
-		s.log.Warn().Str("event", "kill").Dur("timeout_ms", s.cfg.timeoutStop).
-			Msg("leftover processes did not stop in time; sending SIGKILL")
-		s.killed = true
-		s.sweep()
-		s.checkCleaned()
-	}
-}
-
 // reap is the only caller of wait4: any other waiter could take the main
 // child's status before we see it. It reaps every zombie, orphans included.
 func (s *supervisor) reap() {
@@ -747,92 +664,6 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 		return
 	}
 	s.cleanup()
-}
-
-// cleanup stops the child's leftovers, from here until the decision, so
-// that a restarted server finds its port free and nothing outlives us.
-func (s *supervisor) cleanup() {
-	s.kill.stop()
-	s.killed = s.cfg.killMode == "mixed"
-	s.signalled = nil
-	if s.cfg.killMode == "process" {
-		s.decideNext()
-		return
-	}
-	// A stop request has one deadline for the child and its leftovers
-	// together, as systemd's stop timeout: what is left when it has passed
-	// gets SIGKILL at once.
-	wait := s.cfg.timeoutStop
-	if !s.stopDeadline.IsZero() {
-		wait = time.Until(s.stopDeadline)
-		if wait <= 0 {
-			s.killed = true
-		}
-	}
-	s.sweep()
-	if !s.checkCleaned() {
-		s.kill.set(max(wait, 0))
-	}
-}
-
-// sweep signals what is left of the child's process group and every orphan
-// reparented to restart-run that has not had this signal yet: the kill
-// signal (then SIGCONT, so a stopped process can act on it), or SIGKILL once
-// the time is up or under --kill-mode=mixed.
-func (s *supervisor) sweep() {
-	sig := s.cfg.killSignal
-	if s.killed {
-		sig = unix.SIGKILL
-	}
-	hit := func(pid int) {
-		_ = unix.Kill(pid, sig)
-		if sig != unix.SIGKILL {
-			_ = unix.Kill(pid, unix.SIGCONT)
-		}
-	}
-	if s.signalled == nil {
-		s.signalled = map[int]unix.Signal{}
-	}
-	// The group is signalled as a whole, once for each signal; key 0 stands
-	// for it. Orphans that left the group are signalled one by one.
-	group, orphans := 0, 0
-	switch {
-	case !groupAlive(s.pgid):
-		s.setGroup(0) // empty: its number may be reused by an unrelated group
-	case s.signalled[0] != sig:
-		// Counted before the signal thins it out; at least 1, the group
-		// being alive, where /proc is another PID namespace's.
-		group = max(1, len(groupMembers(s.self, s.pgid)))
-		hit(-s.pgid)
-		s.signalled[0] = sig
-	}
-	if !s.noChildren {
-		for _, p := range childrenOf(s.self) {
-			if p.pgid == s.pgid || s.signalled[p.pid] == sig || (s.guard != nil && p.pid == s.guard.pid) {
-				continue
-			}
-			hit(p.pid)
-			s.signalled[p.pid] = sig
-			orphans++
-		}
-	}
-	if group+orphans > 0 {
-		// As systemd's "Killing process N (name) with signal SIGTERM".
-		s.log.Info().Str("event", "cleanup").Str("signal", signalName(sig)).Int("pgid", s.pgid).
-			Int("group", group).Int("orphans", orphans).Msg("signalling what the child left behind")
-	}
-}
-
-// checkCleaned ends the cleanup once the group is empty and every child of
-// restart-run has been reaped, and reports whether it did.
-func (s *supervisor) checkCleaned() bool {
-	if !s.noChildren || groupAlive(s.pgid) {
-		return false
-	}
-	s.kill.stop()
-	s.setGroup(0)
-	s.decideNext()
-	return true
 }
 
 // decideNext applies the restart decision, --max-restarts and the start
