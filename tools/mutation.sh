@@ -6,9 +6,9 @@
 #
 #   tools/mutation.sh core
 #       The pure core (policy.go, limiter.go, the notify parser, the HTTP
-#       check's parsing, the flag types of main.go, config.go's checks)
-#       against its fast unit
-#       tests alone. Fails below a kill rate of $MUTATION_FLOOR % (90).
+#       check's parsing, the flag types of flags.go, main.go's parsing and
+#       config.go's checks) against its fast unit tests alone. Fails below
+#       a kill rate of $MUTATION_FLOOR % (90).
 #       gremlins mutates whole files and tests only the mutants some test
 #       reaches, so the rest of those files (the notify socket, the
 #       supervisor's side of the health checks) counts as not covered.
@@ -77,7 +77,7 @@ fi
 # tests that wait for a deadline (TestHTTPCheckAnswers, a 2 s stalled body;
 # TestHTTPCheckBadServers) stay out: each would add its wait to every
 # mutant. TestHTTPGet covers the same parsing on an in-memory connection.
-core_files=(policy.go limiter.go notify.go health.go main.go config.go)
+core_files=(policy.go limiter.go notify.go health.go main.go flags.go config.go)
 core_tests=(
   TestDecideTable TestDecidePrecedence TestClassify TestStatusList TestParseSignal
   TestSignalTypes
