@@ -1050,6 +1050,7 @@ func TestOneDash(t *testing.T) {
 	}{
 		{[]string{"-restart=always", "true"}, "unknown flag -restart=always: long flags take two dashes: --restart=always"},
 		{[]string{"--burst=1", "-timeout-stop", "5s", "true"}, "unknown flag -timeout-stop: long flags take two dashes: --timeout-stop"},
+		{[]string{"-health-cmd=ping@x", "true"}, "unknown flag -health-cmd=ping@x: long flags take two dashes: --health-cmd=ping@x"}, // only a URL is redacted
 		{[]string{"-x", "true"}, "unknown flag -x"},
 		{[]string{"-nosuch=1", "true"}, "unknown flag -n"},
 		// kong refused -x; -restart=always is COMMAND's own argument.
