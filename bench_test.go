@@ -73,6 +73,18 @@ func BenchmarkRestartCycle(b *testing.B) {
 	}
 }
 
+// BenchmarkOneShot is restart-run's whole life around a child that exits
+// at once: start-up, one start, the exit, the clean-up, the end
+// (restart-run --restart=no -- true), as a shell script would run it.
+func BenchmarkOneShot(b *testing.B) {
+	bin := rrBin(b)
+	for b.Loop() {
+		if out, err := exec.Command(bin, "--restart=no", "--log-level=error", "--", "true").CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+	}
+}
+
 // BenchmarkRestartCycleLogged is BenchmarkRestartCycle with its three info
 // lines a cycle (start, exit, restart) written to a pipe that is read as
 // fast as it comes: the cost of logging on the restart path.
