@@ -2,8 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 func TestHealthState(t *testing.T) {
@@ -42,6 +49,350 @@ func TestHealthState(t *testing.T) {
 				t.Errorf("%s: step %d: %s, want %s", tc.name, i+1, got, s.want)
 			}
 		}
+	}
+}
+
+// Wait statuses as reap hands them over.
+const (
+	exitedOK   = unix.WaitStatus(0)
+	exited1    = unix.WaitStatus(1 << 8)
+	killedHard = unix.WaitStatus(unix.SIGKILL)
+)
+
+// checkerRig drives a healthChecker as the supervisor's loop does, with a
+// fake clock, fake check commands (pids from 101, each printing out) and
+// the log in a buffer. Nothing in it waits on the clock: what would come
+// by a timer is a call.
+type checkerRig struct {
+	t      *testing.T
+	h      *healthChecker
+	clock  time.Time
+	log    bytes.Buffer
+	pid    int    // the last pid handed out
+	killed []int  // the groups sent SIGKILL
+	fail   error  // what spawn fails with, when set
+	out    string // what each check command prints
+}
+
+func newCheckerRig(t *testing.T, c healthCheck) *checkerRig {
+	r := &checkerRig{t: t, clock: time.Unix(1000, 0), pid: 100}
+	r.h = newHealthChecker(&c, nil, zerolog.New(&r.log))
+	r.h.now = func() time.Time { return r.clock }
+	r.h.spawn = func([]string) (int, io.ReadCloser, error) {
+		if r.fail != nil {
+			return 0, nil, r.fail
+		}
+		r.pid++
+		return r.pid, io.NopCloser(strings.NewReader(r.out)), nil
+	}
+	r.h.kill = func(pgid int) { r.killed = append(r.killed, pgid) }
+	t.Cleanup(func() { r.h.next.stop(); r.h.timeout.stop() })
+	return r
+}
+
+func (r *checkerRig) advance(d time.Duration) { r.clock = r.clock.Add(d) }
+
+// start is the next check's alarm ringing while the child runs: a command
+// starts, and its output, read to the end, is handed to the log as the
+// loop would. It returns the command's pid.
+func (r *checkerRig) start() int {
+	r.t.Helper()
+	if !r.h.next.on {
+		r.t.Fatal("no check is due")
+	}
+	if r.h.due(true) {
+		r.t.Fatal("unhealthy as a check started")
+	}
+	if !r.h.timeout.on || !r.h.owns(r.pid) {
+		r.t.Fatalf("check %d started without its timeout, or not in flight", r.pid)
+	}
+	r.h.logOutput(r.output())
+	return r.pid
+}
+
+// output is the next output of a check command, which its reader sends
+// when the command's output ends.
+func (r *checkerRig) output() healthResult {
+	r.t.Helper()
+	select {
+	case o := <-r.h.outputC():
+		return o
+	case <-time.After(deadline):
+		r.t.Fatalf("no output within %v", deadline)
+		return healthResult{}
+	}
+}
+
+// exit hands the checker check pid's status from reap, and checks whether
+// it found the child unhealthy and, if not, that the next check is due.
+func (r *checkerRig) exit(pid int, ws unix.WaitStatus, unhealthy bool) {
+	r.t.Helper()
+	if !r.h.owns(pid) {
+		r.t.Fatalf("reaped pid %d is not the check in flight", pid)
+	}
+	if got := r.h.exited(ws, true); got != unhealthy {
+		r.t.Fatalf("exit of check %d: unhealthy %v, want %v", pid, got, unhealthy)
+	}
+	if r.h.owns(pid) || r.h.timeout.on || r.h.next.on == unhealthy {
+		r.t.Errorf("after check %d: in flight %v, timeout armed %v, next check due %v", pid, r.h.owns(pid), r.h.timeout.on, r.h.next.on)
+	}
+}
+
+// logged is what was logged since the last look.
+func (r *checkerRig) logged() []event {
+	r.t.Helper()
+	var evs []event
+	for _, line := range strings.Split(strings.TrimSpace(r.log.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			r.t.Fatalf("log line %q: %v", line, err)
+		}
+		evs = append(evs, e)
+	}
+	r.log.Reset()
+	return evs
+}
+
+// want checks that exactly one line was logged since the last look, with
+// these fields (and for a health result, no error unless one is given).
+func (r *checkerRig) want(fields event) {
+	r.t.Helper()
+	evs := r.logged()
+	if len(evs) != 1 {
+		r.t.Fatalf("logged %v, want one line with %v", evs, fields)
+	}
+	if _, ok := fields["error"]; !ok && fields["message"] == "health check" {
+		fields["error"] = nil
+	}
+	for k, v := range fields {
+		if fmt.Sprint(evs[0][k]) != fmt.Sprint(v) {
+			r.t.Errorf("logged %v: %s is %v, want %v", evs[0], k, evs[0][k], v)
+		}
+	}
+}
+
+// wantNone checks that nothing was logged since the last look.
+func (r *checkerRig) wantNone(when string) {
+	r.t.Helper()
+	if evs := r.logged(); len(evs) != 0 {
+		r.t.Errorf("%s: logged %v, want nothing", when, evs)
+	}
+}
+
+// health is a health event's usual fields.
+func health(level, status string, failures int) event {
+	return event{"level": level, "event": "health", "check": "cmd", "status": status, "failures": failures, "message": "health check"}
+}
+
+// with adds fields to an event.
+func (e event) with(kv ...any) event {
+	for i := 0; i < len(kv); i += 2 {
+		e[kv[i].(string)] = kv[i+1]
+	}
+	return e
+}
+
+// TestHealthCheckerStartPeriod: failures within --health-start-period are
+// logged at debug and not counted; past it they count, at warn, and the
+// --health-retries-th makes the child unhealthy, with no check after it.
+func TestHealthCheckerStartPeriod(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second,
+		start: 10 * time.Second, retries: 2})
+	r.h.runStarted(42)
+	r.advance(time.Second)
+	pid := r.start()
+	r.advance(100 * time.Millisecond)
+	r.exit(pid, exited1, false)
+	r.want(health("debug", "starting", 0).with("error", "exit code 1", "pid", 42, "duration_ms", 100))
+
+	r.advance(9 * time.Second) // 10.1 s after the start: the period is over
+	r.exit(r.start(), exited1, false)
+	r.want(health("warn", "failing", 1).with("error", "exit code 1", "duration_ms", 0))
+	r.exit(r.start(), exited1, true)
+	r.want(health("warn", "unhealthy", 2).with("error", "exit code 1", "pid", 42))
+}
+
+// TestHealthCheckerPassEndsStartPeriod: a pass ends the start period, so
+// the next failure counts; a change to healthy is info, a pass that
+// changes nothing debug. A new run starts the period and the state afresh:
+// its first pass is a change, even after a run that ended healthy.
+func TestHealthCheckerPassEndsStartPeriod(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second,
+		start: time.Hour, retries: 1})
+	r.h.runStarted(42)
+	r.exit(r.start(), exited1, false)
+	r.want(health("debug", "starting", 0).with("error", "exit code 1"))
+	r.exit(r.start(), exitedOK, false)
+	r.want(health("info", "healthy", 0))
+	r.exit(r.start(), exitedOK, false)
+	r.want(health("debug", "healthy", 0))
+	r.exit(r.start(), exited1, true)
+	r.want(health("warn", "unhealthy", 1).with("error", "exit code 1", "pid", 42))
+
+	r.h.runEnded()
+	r.h.runStarted(43)
+	r.exit(r.start(), exited1, false)
+	r.want(health("debug", "starting", 0).with("error", "exit code 1", "pid", 43))
+	r.exit(r.start(), exitedOK, false)
+	r.want(health("info", "healthy", 0).with("pid", 43))
+
+	r.h.runEnded()
+	r.h.runStarted(44)
+	r.exit(r.start(), exitedOK, false)
+	r.want(health("info", "healthy", 0).with("pid", 44))
+}
+
+// TestHealthCheckerTimeout: a check command past --health-timeout has its
+// group killed, and fails as timed out when reap brings its status; a
+// check killed otherwise fails as killed.
+func TestHealthCheckerTimeout(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second, retries: 2})
+	r.h.runStarted(42)
+	pid := r.start()
+	r.advance(5 * time.Second)
+	if r.h.expired(true) {
+		t.Fatal("unhealthy at the timeout, before the check was reaped")
+	}
+	if len(r.killed) != 1 || r.killed[0] != pid {
+		t.Errorf("killed %v, want check %d's group", r.killed, pid)
+	}
+	r.wantNone("at the timeout")
+	r.exit(pid, killedHard, false)
+	r.want(health("warn", "failing", 1).with("error", "timed out after 5s", "duration_ms", 5000))
+	r.exit(r.start(), killedHard, true)
+	r.want(health("warn", "unhealthy", 2).with("error", "killed by SIGKILL"))
+}
+
+// TestHealthCheckerProbeTimeout: a TCP check past its timeout fails at
+// once; its probe's own result, when it comes, is for no check in flight.
+func TestHealthCheckerProbeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := newCheckerRig(t, healthCheck{addr: ln.Addr().String(), interval: time.Second, timeout: 5 * time.Second, retries: 1})
+	r.h.runStarted(42)
+	if r.h.due(true) {
+		t.Fatal("unhealthy as the check started")
+	}
+	r.advance(5 * time.Second)
+	if !r.h.expired(true) {
+		t.Error("a timed-out check with --health-retries=1 left the child healthy")
+	}
+	r.want(event{"level": "warn", "check": "tcp", "status": "unhealthy", "failures": 1, "error": "timed out after 5s"})
+	select {
+	case res := <-r.h.doneC():
+		if r.h.finished(res, true) {
+			t.Error("the probe's late result made the child unhealthy")
+		}
+		r.wantNone("the probe's late result")
+	case <-time.After(deadline):
+		t.Fatalf("the probe sent no result within %v", deadline)
+	}
+	if len(r.killed) != 0 {
+		t.Errorf("killed %v for a TCP check", r.killed)
+	}
+}
+
+// TestHealthCheckerStale: what a check of an ended run brings (its
+// command's status, reaped in the next run, or a probe's late result) is
+// not counted, and does not disturb the check in flight.
+func TestHealthCheckerStale(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second, retries: 1})
+	r.h.runStarted(42)
+	old := r.start()
+	oldGen := r.h.run.gen
+	r.h.runEnded()
+	if len(r.killed) != 1 || r.killed[0] != old || r.h.next.on || r.h.timeout.on {
+		t.Errorf("the run ended: killed %v, want [%d]; next due %v, timeout armed %v", r.killed, old, r.h.next.on, r.h.timeout.on)
+	}
+	r.h.runStarted(43)
+	if !r.h.owns(old) {
+		t.Fatalf("the old check %d, reaped in the next run, is not recognised", old)
+	}
+	if r.h.exited(killedHard, true) {
+		t.Error("the old run's check made the new run unhealthy")
+	}
+	r.wantNone("the old run's check reaped")
+
+	pid := r.start()
+	if r.h.finished(healthResult{gen: oldGen, err: errors.New("old")}, true) || !r.h.owns(pid) {
+		t.Errorf("a result of the old run's check: unhealthy, or check %d no longer in flight", pid)
+	}
+	r.wantNone("a result of the old run's check")
+	r.exit(pid, exitedOK, false)
+	r.want(health("info", "healthy", 0).with("pid", 43))
+}
+
+// TestHealthCheckerNotLive: while the child is being stopped (or has
+// ended) no check starts, and a result is neither counted nor followed by
+// another check.
+func TestHealthCheckerNotLive(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second, retries: 1})
+	r.h.runStarted(42)
+	if r.h.due(false) || r.pid != 100 || r.h.next.on || r.h.timeout.on {
+		t.Errorf("not live: a check started (pid %d) or is scheduled (%v)", r.pid, r.h.next.on)
+	}
+	r.h.runStarted(42)
+	pid := r.start()
+	if r.h.exited(exited1, false) || r.h.owns(pid) || r.h.next.on || r.h.timeout.on {
+		t.Errorf("a result while not live: counted, in flight, or another check scheduled")
+	}
+	r.wantNone("results while not live")
+}
+
+// TestHealthCheckerSpawnFails: a check command that cannot be started is a
+// failure at once.
+func TestHealthCheckerSpawnFails(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"/nonexistent"}, interval: time.Second, timeout: 5 * time.Second, retries: 2})
+	r.fail = errors.New(`health check: exec: "/nonexistent": no such file`)
+	r.h.runStarted(42)
+	if r.h.due(true) || r.h.run != nil || r.h.timeout.on || !r.h.next.on {
+		t.Errorf("first failure: unhealthy, in flight, or no next check")
+	}
+	r.want(health("warn", "failing", 1).with("error", r.fail.Error()))
+	if !r.h.due(true) {
+		t.Error("second failure of --health-retries=2: not unhealthy")
+	}
+	r.want(health("warn", "unhealthy", 2).with("error", r.fail.Error()))
+}
+
+// TestHealthCheckerOutput: a check command's output is read to its end,
+// and its first 4 KiB logged at debug; no output, no line.
+func TestHealthCheckerOutput(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second, retries: 1})
+	r.out = `checked "ok"` + strings.Repeat("x", 100000)
+	r.h.runStarted(42)
+	r.h.due(true)
+	o := r.output()
+	if len(o.output) != 4096 || o.output != r.out[:4096] {
+		t.Errorf("output of %d bytes starting %.20q, want the first 4096", len(o.output), o.output)
+	}
+	r.h.logOutput(o)
+	evs := r.logged()
+	if len(evs) != 1 || evs[0].str("level") != "debug" || evs[0].str("event") != "health" ||
+		evs[0].str("message") != "health check output" || evs[0].str("output") != o.output {
+		t.Errorf("logged %d lines, the first %.200v; want one debug line of the output", len(evs), evs)
+	}
+	r.h.logOutput(healthResult{})
+	r.wantNone("no output")
+}
+
+// TestHealthCheckerNone: without a check there is no checker, and the
+// loop's calls on it do nothing.
+func TestHealthCheckerNone(t *testing.T) {
+	h := newHealthChecker(nil, nil, zerolog.Nop())
+	if h != nil {
+		t.Fatalf("a checker without a check: %+v", h)
+	}
+	h.runStarted(42)
+	h.runEnded()
+	if h.nextC() != nil || h.timeoutC() != nil || h.doneC() != nil || h.outputC() != nil || h.owns(42) {
+		t.Error("a nil checker has something to select on, or owns a pid")
 	}
 }
 
