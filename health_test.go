@@ -298,6 +298,40 @@ func TestHealthCheckerProbeTimeout(t *testing.T) {
 	}
 }
 
+// TestHealthCheckerProbe: a TCP check passes while the port is listened
+// on, and fails with the connect's error once it is not.
+func TestHealthCheckerProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newCheckerRig(t, healthCheck{addr: ln.Addr().String(), interval: time.Second, timeout: deadline, retries: 2})
+	r.h.runStarted(42)
+	r.probe(false)
+	r.want(event{"level": "info", "check": "tcp", "status": "healthy", "failures": 0, "error": nil})
+	ln.Close()
+	r.probe(false)
+	if evs := r.logged(); len(evs) != 1 || evs[0].str("status") != "failing" || !strings.Contains(evs[0].str("error"), "connection refused") {
+		t.Errorf("logged %v, want a failure: connection refused", evs)
+	}
+}
+
+// probe is the next HTTP or TCP check, from its alarm to its result.
+func (r *checkerRig) probe(unhealthy bool) {
+	r.t.Helper()
+	if !r.h.next.on || r.h.due(true) {
+		r.t.Fatal("no check due, or unhealthy as it started")
+	}
+	select {
+	case res := <-r.h.doneC():
+		if got := r.h.finished(res, true); got != unhealthy {
+			r.t.Fatalf("unhealthy %v, want %v", got, unhealthy)
+		}
+	case <-time.After(deadline):
+		r.t.Fatalf("the probe sent no result within %v", deadline)
+	}
+}
+
 // TestHealthCheckerStale: what a check of an ended run brings (its
 // command's status, reaped in the next run, or a probe's late result) is
 // not counted, and does not disturb the check in flight.
