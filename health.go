@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -12,11 +9,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,207 +99,6 @@ func probe(ctx context.Context, c *healthCheck) error {
 	return conn.Close()
 }
 
-// httpBodyMax bounds how much of an answer's body httpCheck reads (and
-// throws away) before it closes the connection.
-const httpBodyMax = 64 << 10
-
-// httpHeadMax bounds an answer's head: its status line and headers, and
-// those of any 1xx interim answers before it. A server that sends header
-// lines without end (or 1xx answers without end) fails the check here
-// rather than at the deadline, having cost us at most this much reading.
-const httpHeadMax = 64 << 10
-
-// httpCheck is --health-http: one GET on a fresh connection, passed by a
-// 2xx or 3xx status (a redirect is an answer and is not followed, as with
-// Docker's curl -f). It is a small client of our own rather than net/http,
-// which with its TLS stack is half of restart-run's binary and start-up;
-// https:// is therefore not offered.
-func httpCheck(ctx context.Context, u *url.URL) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", httpAddr(u))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	return httpGet(conn, u)
-}
-
-// httpGet sends the GET for u on conn and reads the answer. The request is
-// HTTP/1.0 with Connection: close, but a server may still answer as
-// HTTP/1.1 and keep the connection open, so the body is read by its
-// Content-Length or chunks when it has them, else to the end, and never
-// past httpBodyMax: the check ends when the answer does, not at the
-// deadline. Interim 1xx answers (103 Early Hints, which Go's own server
-// sends even to HTTP/1.0 clients) are skipped, as net/http does. The head
-// is read within httpHeadMax, and of its headers only the two that say
-// where the body ends are kept.
-func httpGet(conn io.ReadWriter, u *url.URL) error {
-	req := "GET " + u.RequestURI() + " HTTP/1.0\r\nHost: " + httpHost(u) + "\r\nUser-Agent: restart-run\r\nAccept: */*\r\nConnection: close\r\n"
-	if u.User != nil {
-		pass, _ := u.User.Password()
-		req += "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass)) + "\r\n"
-	}
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		return err
-	}
-	head := &httpHead{br: bufio.NewReaderSize(conn, 4096), left: httpHeadMax}
-	var code int
-	var hdr httpFields
-	for code < 200 || code == 101 {
-		line, err := head.line()
-		if err != nil {
-			return fmt.Errorf("reading the status line: %w", err)
-		}
-		if code, err = httpStatus(line); err != nil {
-			return err
-		}
-		if hdr, err = head.fields(); err != nil {
-			return err
-		}
-		if code == 101 {
-			return fmt.Errorf("HTTP status %d", code) // no upgrade was asked for
-		}
-	}
-	body := io.LimitReader(head.br, httpBodyMax)
-	n, lenErr := strconv.ParseInt(hdr.contentLength, 10, 64)
-	var err error
-	switch {
-	case strings.EqualFold(hdr.transferEncoding, "chunked"):
-		err = skipChunks(bufio.NewReader(body))
-	case lenErr == nil && n >= 0:
-		_, err = io.CopyN(io.Discard, body, n)
-	default:
-		_, err = io.Copy(io.Discard, body)
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading the body: %w", err)
-	}
-	if code > 399 {
-		return fmt.Errorf("HTTP status %d", code)
-	}
-	return nil
-}
-
-// errHeadTooBig fails a check whose answer head runs past httpHeadMax.
-var errHeadTooBig = fmt.Errorf("answer head over %d KiB", httpHeadMax>>10)
-
-// httpHead reads an answer's head line by line, every byte counted against
-// what is left of its cap.
-type httpHead struct {
-	br   *bufio.Reader
-	left int
-}
-
-// httpFields are the only headers httpGet uses: where the body ends.
-type httpFields struct {
-	contentLength, transferEncoding string
-}
-
-// line reads one line. A line longer than the reader's buffer (4 KiB)
-// comes back cut to that much, the rest read and dropped within the cap:
-// a long Set-Cookie or Content-Security-Policy is no reason to fail a
-// check, and neither the status code nor the headers we use are that long.
-// Nothing grows with the line: ReadSlice hands back its own buffer.
-func (h *httpHead) line() ([]byte, error) {
-	var cut []byte // the first 4 KiB of a line longer than the buffer
-	for {
-		b, err := h.br.ReadSlice('\n')
-		if h.left -= len(b); h.left < 0 {
-			return nil, errHeadTooBig
-		}
-		if err != bufio.ErrBufferFull {
-			if cut != nil {
-				return cut, err
-			}
-			return b, err
-		}
-		if cut == nil {
-			cut = bytes.Clone(b) // the next ReadSlice overwrites b
-		}
-	}
-}
-
-// fields reads header lines up to the blank line that ends them and keeps
-// Content-Length and Transfer-Encoding (the last of each, as a map would);
-// the rest are only counted against the cap.
-func (h *httpHead) fields() (httpFields, error) {
-	var f httpFields
-	for {
-		line, err := h.line()
-		if err != nil {
-			return httpFields{}, fmt.Errorf("reading the headers: %w", err)
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			return f, nil
-		}
-		k, v, _ := bytes.Cut(line, []byte(":"))
-		switch k = bytes.TrimSpace(k); {
-		case bytes.EqualFold(k, []byte("content-length")):
-			f.contentLength = string(bytes.TrimSpace(v))
-		case bytes.EqualFold(k, []byte("transfer-encoding")):
-			f.transferEncoding = string(bytes.TrimSpace(v))
-		}
-	}
-}
-
-// skipChunks reads a chunked body to its last chunk and trailer.
-func skipChunks(br *bufio.Reader) error {
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return err
-		}
-		size, _, _ := strings.Cut(strings.TrimSpace(line), ";")
-		n, err := strconv.ParseInt(size, 16, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("bad chunk size %q", line)
-		}
-		if n == 0 {
-			trailer := &httpHead{br: br, left: httpHeadMax} // within the body's cap too
-			_, err := trailer.fields()
-			return err
-		}
-		if _, err := br.Discard(int(n) + 2); err != nil {
-			return err
-		}
-	}
-}
-
-// httpHost is the Host header for u: its host and port, less the zone of
-// an IPv6 address (http://[fe80::1%25eth0]:80/), which means nothing to
-// the server.
-func httpHost(u *url.URL) string {
-	h := u.Host
-	if i, j := strings.Index(h, "%"), strings.Index(h, "]"); strings.HasPrefix(h, "[") && i > 0 && j > i {
-		h = h[:i] + h[j:]
-	}
-	return h
-}
-
-// httpAddr is the host and port to connect to for u (port 80 by default).
-func httpAddr(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "80"
-	}
-	return net.JoinHostPort(u.Hostname(), port)
-}
-
-// httpStatus reads the code from a status line such as "HTTP/1.1 200 OK".
-func httpStatus(line []byte) (int, error) {
-	proto, rest, _ := strings.Cut(strings.TrimRight(string(line), "\r\n"), " ")
-	code, _, _ := strings.Cut(rest, " ")
-	n, err := strconv.Atoi(code)
-	if !strings.HasPrefix(proto, "HTTP/") || len(code) != 3 || err != nil || n < 100 {
-		return 0, fmt.Errorf("not an HTTP answer: %q", line)
-	}
-	return n, nil
-}
-
 // healthRun is the check in flight.
 type healthRun struct {
 	gen   int
@@ -311,42 +106,135 @@ type healthRun struct {
 	began time.Time
 }
 
-// startHealth begins one check of the running child.
-func (s *supervisor) startHealth() {
-	c := s.cfg.health
-	s.healthGen++
-	run := &healthRun{gen: s.healthGen, began: time.Now()}
-	s.healthRun = run
-	s.healthTimeout.set(c.timeout)
+// healthChecker runs the health checks of each run of the child. It owns
+// their state and their alarms; the supervisor's loop selects on its
+// channels and hands it each event. It never reaches into the supervisor:
+// whether the child may be checked at all (it runs and nobody is stopping
+// it) comes in as live, and what the loop must then do (stop an unhealthy
+// child, class watchdog) goes back as a return value.
+type healthChecker struct {
+	check *healthCheck
+	log   zerolog.Logger
+	// spawn starts the check command in a process group of its own and
+	// kill ends that group; neither waits for it. reap, the one caller of
+	// wait4, hands the command's status to exited. spawn is a function
+	// value, bound to the child's environment at construction, rather than
+	// a request handed back to the loop: a check then starts in one call,
+	// not in a request and a second call with its pid, and nothing of the
+	// supervisor's is within its reach. Tests put fakes in all three.
+	spawn func(argv []string) (pid int, out io.ReadCloser, err error)
+	kill  func(pgid int)
+	now   func() time.Time
+
+	state    healthState
+	last     string // the state the last result left
+	run      *healthRun
+	gen      int
+	timedOut bool
+	child    int   // the main child's pid, for the log
+	next     alarm // the next check is due
+	timeout  alarm // --health-timeout of the check in flight
+	done     chan healthResult
+	output   chan healthResult
+}
+
+// newHealthChecker is nil when no check is configured; the loop's calls on
+// a nil one do nothing and its channels are nil.
+func newHealthChecker(c *healthCheck, env []string, log zerolog.Logger) *healthChecker {
+	if c == nil {
+		return nil
+	}
+	return &healthChecker{
+		check:  c,
+		log:    log,
+		spawn:  func(argv []string) (int, io.ReadCloser, error) { return startHealthCmd(argv, env) },
+		kill:   func(pgid int) { _ = unix.Kill(-pgid, unix.SIGKILL) },
+		now:    time.Now,
+		state:  healthState{retries: c.retries, startPeriod: c.start},
+		done:   make(chan healthResult, 4),
+		output: make(chan healthResult, 4),
+	}
+}
+
+// nextC, timeoutC, doneC and outputC are what the loop selects on: the
+// alarms, the results of HTTP and TCP checks, and check commands' output.
+func (h *healthChecker) nextC() <-chan time.Time {
+	if h == nil {
+		return nil
+	}
+	return h.next.C()
+}
+
+func (h *healthChecker) timeoutC() <-chan time.Time {
+	if h == nil {
+		return nil
+	}
+	return h.timeout.C()
+}
+
+func (h *healthChecker) doneC() <-chan healthResult {
+	if h == nil {
+		return nil
+	}
+	return h.done
+}
+
+func (h *healthChecker) outputC() <-chan healthResult {
+	if h == nil {
+		return nil
+	}
+	return h.output
+}
+
+// owns says whether pid, reaped, is the check command in flight.
+func (h *healthChecker) owns(pid int) bool {
+	return h != nil && h.run != nil && pid == h.run.pid
+}
+
+// due begins one check of the running child when its alarm rings, if the
+// child may still be checked. A command that cannot be started fails the
+// check at once; unhealthy says the child must then be stopped.
+func (h *healthChecker) due(live bool) (unhealthy bool) {
+	h.next.on = false
+	if !live {
+		return false
+	}
+	c := h.check
+	h.gen++
+	run := &healthRun{gen: h.gen, began: h.now()}
+	h.run = run
+	h.timeout.set(c.timeout)
 	if c.argv == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		done := h.done
 		go func() {
 			defer cancel()
-			s.healthDone <- healthResult{gen: run.gen, err: probe(ctx, c)}
+			done <- healthResult{gen: run.gen, err: probe(ctx, c)}
 		}()
-		return
+		return false
 	}
-	pid, out, err := s.startHealthCmd(c.argv)
+	pid, out, err := h.spawn(c.argv)
 	if err != nil {
-		// Counted at once, from the loop itself: a send to healthDone from
-		// here could block on a full channel that only this loop drains.
-		s.healthFinished(healthResult{gen: run.gen, err: err})
-		return
+		// Counted at once, from the loop itself: a send to done from
+		// here could block on a full channel that only the loop drains.
+		return h.finished(healthResult{gen: run.gen, err: err}, live)
 	}
 	run.pid = pid
+	output := h.output
 	go func() {
 		// The output, bounded, for the debug log; the rest is drained so
 		// the check never blocks on a full pipe.
 		b, _ := io.ReadAll(io.LimitReader(out, healthOutputMax))
 		_, _ = io.Copy(io.Discard, out)
 		out.Close()
-		s.healthOutput <- healthResult{gen: run.gen, output: string(b)}
+		output <- healthResult{gen: run.gen, output: string(b)}
 	}()
+	return false
 }
 
 // startHealthCmd starts the check command in a process group of its own, so
 // a check that runs past its timeout is killed with whatever it started.
-func (s *supervisor) startHealthCmd(argv []string) (int, *os.File, error) {
+func startHealthCmd(argv, env []string) (int, io.ReadCloser, error) {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return 0, nil, fmt.Errorf("health check: %w", err)
@@ -363,7 +251,7 @@ func (s *supervisor) startHealthCmd(argv []string) (int, *os.File, error) {
 	}
 	defer null.Close()
 	pid, err := forkExec(path, argv, &syscall.ProcAttr{
-		Env:   s.cfg.env,
+		Env:   env,
 		Files: []uintptr{null.Fd(), w.Fd(), w.Fd()},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	})
@@ -374,9 +262,9 @@ func (s *supervisor) startHealthCmd(argv []string) (int, *os.File, error) {
 	return pid, r, nil
 }
 
-// onHealthExit takes the check command's status from reap.
-func (s *supervisor) onHealthExit(ws unix.WaitStatus) {
-	run := s.healthRun
+// exited takes the check command's status from reap.
+func (h *healthChecker) exited(ws unix.WaitStatus, live bool) (unhealthy bool) {
+	run := h.run
 	run.pid = 0
 	var err error
 	switch code, sig := exitStatus(ws); {
@@ -385,85 +273,110 @@ func (s *supervisor) onHealthExit(ws unix.WaitStatus) {
 	case code != 0:
 		err = fmt.Errorf("exit code %d", code)
 	}
-	s.healthFinished(healthResult{gen: run.gen, err: err})
+	return h.finished(healthResult{gen: run.gen, err: err}, live)
 }
 
-// onHealthTimeout kills a check that ran past --health-timeout; it fails.
-func (s *supervisor) onHealthTimeout() {
-	run := s.healthRun
+// expired kills a check that ran past --health-timeout; it fails.
+func (h *healthChecker) expired(live bool) (unhealthy bool) {
+	h.timeout.on = false
+	run := h.run
 	if run == nil {
-		return
+		return false
 	}
 	if run.pid != 0 {
-		_ = unix.Kill(-run.pid, unix.SIGKILL) // its status comes through reap
-		s.healthTimedOut = true
-		return
+		h.kill(run.pid) // its status comes through reap
+		h.timedOut = true
+		return false
 	}
-	s.healthFinished(healthResult{gen: run.gen, err: context.DeadlineExceeded})
+	return h.finished(healthResult{gen: run.gen, err: context.DeadlineExceeded}, live)
 }
 
-// healthFinished records a result and schedules the next check.
-func (s *supervisor) healthFinished(r healthResult) {
-	run := s.healthRun
+// finished records a result and schedules the next check; unhealthy says
+// the child must be stopped, and no check is scheduled.
+func (h *healthChecker) finished(r healthResult, live bool) (unhealthy bool) {
+	run := h.run
 	if run == nil || r.gen != run.gen {
-		return // not the check in flight
+		return false // not the check in flight
 	}
-	s.healthRun = nil
-	s.healthTimeout.stop()
-	timedOut := s.healthTimedOut
-	s.healthTimedOut = false
-	if r.gen != s.healthGen || s.phase != running || s.forced != nil || s.stopping {
-		return // the run it checked has ended, or is being stopped
+	h.run = nil
+	h.timeout.stop()
+	timedOut := h.timedOut
+	h.timedOut = false
+	if r.gen != h.gen || !live {
+		return false // the run it checked has ended, or is being stopped
 	}
 	if timedOut || errors.Is(r.err, context.DeadlineExceeded) {
-		r.err = fmt.Errorf("timed out after %v", s.cfg.health.timeout)
+		r.err = fmt.Errorf("timed out after %v", h.check.timeout)
 	}
-	state := s.healthState.record(r.err == nil, time.Now())
-	ev := s.log.Debug()
+	state := h.state.record(r.err == nil, h.now())
+	ev := h.log.Debug()
 	switch {
 	case r.err != nil && state == "starting":
-		ev = s.log.Debug().Err(r.err) // within --health-start-period: it does not count
+		ev = h.log.Debug().Err(r.err) // within --health-start-period: it does not count
 	case r.err != nil:
-		ev = s.log.Warn().Err(r.err)
-	case state != s.healthLast:
-		ev = s.log.Info()
+		ev = h.log.Warn().Err(r.err)
+	case state != h.last:
+		ev = h.log.Info()
 	}
-	s.healthLast = state
-	ev.Str("event", "health").Str("check", s.cfg.health.kind()).Str("status", state).
-		Int("failures", s.healthState.failures).Dur("duration_ms", time.Since(run.began)).Int("pid", s.pid).
+	h.last = state
+	ev.Str("event", "health").Str("check", h.check.kind()).Str("status", state).
+		Int("failures", h.state.failures).Dur("duration_ms", h.now().Sub(run.began)).Int("pid", h.child).
 		Msg("health check")
 	if state == "unhealthy" {
-		s.terminate(Watchdog, s.cfg.killSignal)
-		return
+		return true
 	}
-	s.healthNext.set(s.cfg.health.interval)
+	h.next.set(h.check.interval)
+	return false
 }
 
-// onHealthOutput logs what a check command printed.
-func (s *supervisor) onHealthOutput(r healthResult) {
+// logOutput logs what a check command printed.
+func (h *healthChecker) logOutput(r healthResult) {
 	if r.output != "" {
-		s.log.Debug().Str("event", "health").Str("output", r.output).Msg("health check output")
+		h.log.Debug().Str("event", "health").Str("output", r.output).Msg("health check output")
 	}
 }
 
-// healthStarted begins the checks of a new run; healthStopped ends them.
-func (s *supervisor) healthStarted() {
-	if s.cfg.health == nil {
+// runStarted begins the checks of a new run of the child, pid; runEnded
+// ends them.
+func (h *healthChecker) runStarted(pid int) {
+	if h == nil {
 		return
 	}
-	s.healthState.reset(time.Now())
-	s.healthLast = ""
-	s.healthNext.set(s.cfg.health.interval)
+	h.child = pid
+	h.state.reset(h.now())
+	h.last = ""
+	h.next.set(h.check.interval)
 }
 
-func (s *supervisor) healthStopped() {
-	if s.cfg.health == nil {
+func (h *healthChecker) runEnded() {
+	if h == nil {
 		return
 	}
-	s.healthNext.stop()
-	s.healthTimeout.stop()
-	if run := s.healthRun; run != nil && run.pid != 0 {
-		_ = unix.Kill(-run.pid, unix.SIGKILL) // reaped by reap, then ignored
+	h.next.stop()
+	h.timeout.stop()
+	if run := h.run; run != nil && run.pid != 0 {
+		h.kill(run.pid) // reaped by reap, then ignored
 	}
-	s.healthGen++ // whatever is in flight is stale now
+	h.gen++ // whatever is in flight is stale now
 }
+
+// The supervisor's side: what the loop and reap hand the checks, and what
+// they do with the answer. The checks themselves touch nothing of it.
+
+// checkable: the child runs and nobody is stopping it, so a health check
+// may start, and a result counts.
+func (s *supervisor) checkable() bool {
+	return s.phase == running && s.forced == nil && !s.stopping
+}
+
+// healthSaid stops the child when its health checks found it unhealthy.
+func (s *supervisor) healthSaid(unhealthy bool) {
+	if unhealthy {
+		s.terminate(Watchdog, s.cfg.killSignal)
+	}
+}
+
+// healthStarted and healthStopped hand the health checks the start and the
+// end of each run (from runStarted and runEnded).
+func (s *supervisor) healthStarted() { s.health.runStarted(s.pid) }
+func (s *supervisor) healthStopped() { s.health.runEnded() }

@@ -3,24 +3,24 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 func TestHealthState(t *testing.T) {
@@ -49,6 +49,384 @@ func TestHealthState(t *testing.T) {
 				t.Errorf("%s: step %d: %s, want %s", tc.name, i+1, got, s.want)
 			}
 		}
+	}
+}
+
+// Wait statuses as reap hands them over.
+const (
+	exitedOK   = unix.WaitStatus(0)
+	exited1    = unix.WaitStatus(1 << 8)
+	killedHard = unix.WaitStatus(unix.SIGKILL)
+)
+
+// checkerRig drives a healthChecker as the supervisor's loop does, with a
+// fake clock, fake check commands (pids from 101, each printing out) and
+// the log in a buffer. Nothing in it waits on the clock: what would come
+// by a timer is a call.
+type checkerRig struct {
+	t      *testing.T
+	h      *healthChecker
+	clock  time.Time
+	log    bytes.Buffer
+	pid    int    // the last pid handed out
+	killed []int  // the groups sent SIGKILL
+	fail   error  // what spawn fails with, when set
+	out    string // what each check command prints
+}
+
+func newCheckerRig(t *testing.T, c healthCheck) *checkerRig {
+	r := &checkerRig{t: t, clock: time.Unix(1000, 0), pid: 100}
+	r.h = newHealthChecker(&c, nil, zerolog.New(&r.log))
+	r.h.now = func() time.Time { return r.clock }
+	r.h.spawn = func([]string) (int, io.ReadCloser, error) {
+		if r.fail != nil {
+			return 0, nil, r.fail
+		}
+		r.pid++
+		return r.pid, io.NopCloser(strings.NewReader(r.out)), nil
+	}
+	r.h.kill = func(pgid int) { r.killed = append(r.killed, pgid) }
+	t.Cleanup(func() { r.h.next.stop(); r.h.timeout.stop() })
+	return r
+}
+
+func (r *checkerRig) advance(d time.Duration) { r.clock = r.clock.Add(d) }
+
+// start is the next check's alarm ringing while the child runs: a command
+// starts, and its output, read to the end, is handed to the log as the
+// loop would. It returns the command's pid.
+func (r *checkerRig) start() int {
+	r.t.Helper()
+	if !r.h.next.on {
+		r.t.Fatal("no check is due")
+	}
+	if r.h.due(true) {
+		r.t.Fatal("unhealthy as a check started")
+	}
+	if !r.h.timeout.on || !r.h.owns(r.pid) {
+		r.t.Fatalf("check %d started without its timeout, or not in flight", r.pid)
+	}
+	r.h.logOutput(r.output())
+	return r.pid
+}
+
+// output is the next output of a check command, which its reader sends
+// when the command's output ends.
+func (r *checkerRig) output() healthResult {
+	r.t.Helper()
+	select {
+	case o := <-r.h.outputC():
+		return o
+	case <-time.After(deadline):
+		r.t.Fatalf("no output within %v", deadline)
+		return healthResult{}
+	}
+}
+
+// exit hands the checker check pid's status from reap, and checks whether
+// it found the child unhealthy and, if not, that the next check is due.
+func (r *checkerRig) exit(pid int, ws unix.WaitStatus, unhealthy bool) {
+	r.t.Helper()
+	if !r.h.owns(pid) {
+		r.t.Fatalf("reaped pid %d is not the check in flight", pid)
+	}
+	if got := r.h.exited(ws, true); got != unhealthy {
+		r.t.Fatalf("exit of check %d: unhealthy %v, want %v", pid, got, unhealthy)
+	}
+	if r.h.owns(pid) || r.h.timeout.on || r.h.next.on == unhealthy {
+		r.t.Errorf("after check %d: in flight %v, timeout armed %v, next check due %v", pid, r.h.owns(pid), r.h.timeout.on, r.h.next.on)
+	}
+}
+
+// logged is what was logged since the last look.
+func (r *checkerRig) logged() []event {
+	r.t.Helper()
+	var evs []event
+	for _, line := range strings.Split(strings.TrimSpace(r.log.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			r.t.Fatalf("log line %q: %v", line, err)
+		}
+		evs = append(evs, e)
+	}
+	r.log.Reset()
+	return evs
+}
+
+// want checks that exactly one line was logged since the last look, with
+// these fields (and for a health result, no error unless one is given).
+func (r *checkerRig) want(fields event) {
+	r.t.Helper()
+	evs := r.logged()
+	if len(evs) != 1 {
+		r.t.Fatalf("logged %v, want one line with %v", evs, fields)
+	}
+	if _, ok := fields["error"]; !ok && fields["message"] == "health check" {
+		fields["error"] = nil
+	}
+	for k, v := range fields {
+		if fmt.Sprint(evs[0][k]) != fmt.Sprint(v) {
+			r.t.Errorf("logged %v: %s is %v, want %v", evs[0], k, evs[0][k], v)
+		}
+	}
+}
+
+// wantNone checks that nothing was logged since the last look.
+func (r *checkerRig) wantNone(when string) {
+	r.t.Helper()
+	if evs := r.logged(); len(evs) != 0 {
+		r.t.Errorf("%s: logged %v, want nothing", when, evs)
+	}
+}
+
+// health is a health event's usual fields.
+func health(level, status string, failures int) event {
+	return event{"level": level, "event": "health", "check": "cmd", "status": status, "failures": failures, "message": "health check"}
+}
+
+// with adds fields to an event.
+func (e event) with(kv ...any) event {
+	for i := 0; i < len(kv); i += 2 {
+		e[kv[i].(string)] = kv[i+1]
+	}
+	return e
+}
+
+// TestHealthCheckerStartPeriod: failures within --health-start-period are
+// logged at debug and not counted; past it they count, at warn, and the
+// --health-retries-th makes the child unhealthy, with no check after it.
+func TestHealthCheckerStartPeriod(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second,
+		start: 10 * time.Second, retries: 2})
+	r.h.runStarted(42)
+	r.advance(time.Second)
+	pid := r.start()
+	r.advance(100 * time.Millisecond)
+	r.exit(pid, exited1, false)
+	r.want(health("debug", "starting", 0).with("error", "exit code 1", "pid", 42, "duration_ms", 100))
+
+	r.advance(9 * time.Second) // 10.1 s after the start: the period is over
+	r.exit(r.start(), exited1, false)
+	r.want(health("warn", "failing", 1).with("error", "exit code 1", "duration_ms", 0))
+	r.exit(r.start(), exited1, true)
+	r.want(health("warn", "unhealthy", 2).with("error", "exit code 1", "pid", 42))
+}
+
+// TestHealthCheckerPassEndsStartPeriod: a pass ends the start period, so
+// the next failure counts; a change to healthy is info, a pass that
+// changes nothing debug. A new run starts the period and the state afresh:
+// its first pass is a change, even after a run that ended healthy.
+func TestHealthCheckerPassEndsStartPeriod(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second,
+		start: time.Hour, retries: 1})
+	r.h.runStarted(42)
+	r.exit(r.start(), exited1, false)
+	r.want(health("debug", "starting", 0).with("error", "exit code 1"))
+	r.exit(r.start(), exitedOK, false)
+	r.want(health("info", "healthy", 0))
+	r.exit(r.start(), exitedOK, false)
+	r.want(health("debug", "healthy", 0))
+	r.exit(r.start(), exited1, true)
+	r.want(health("warn", "unhealthy", 1).with("error", "exit code 1", "pid", 42))
+
+	r.h.runEnded()
+	r.h.runStarted(43)
+	r.exit(r.start(), exited1, false)
+	r.want(health("debug", "starting", 0).with("error", "exit code 1", "pid", 43))
+	r.exit(r.start(), exitedOK, false)
+	r.want(health("info", "healthy", 0).with("pid", 43))
+
+	r.h.runEnded()
+	r.h.runStarted(44)
+	r.exit(r.start(), exitedOK, false)
+	r.want(health("info", "healthy", 0).with("pid", 44))
+}
+
+// TestHealthCheckerTimeout: a check command past --health-timeout has its
+// group killed, and fails as timed out when reap brings its status; a
+// check killed otherwise fails as killed.
+func TestHealthCheckerTimeout(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second, retries: 2})
+	r.h.runStarted(42)
+	pid := r.start()
+	r.advance(5 * time.Second)
+	if r.h.expired(true) {
+		t.Fatal("unhealthy at the timeout, before the check was reaped")
+	}
+	if len(r.killed) != 1 || r.killed[0] != pid {
+		t.Errorf("killed %v, want check %d's group", r.killed, pid)
+	}
+	r.wantNone("at the timeout")
+	r.exit(pid, killedHard, false)
+	r.want(health("warn", "failing", 1).with("error", "timed out after 5s", "duration_ms", 5000))
+	r.exit(r.start(), killedHard, true)
+	r.want(health("warn", "unhealthy", 2).with("error", "killed by SIGKILL"))
+}
+
+// TestHealthCheckerProbeTimeout: a TCP check past its timeout fails at
+// once; its probe's own result, when it comes, is for no check in flight.
+func TestHealthCheckerProbeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := newCheckerRig(t, healthCheck{addr: ln.Addr().String(), interval: time.Second, timeout: 5 * time.Second, retries: 1})
+	r.h.runStarted(42)
+	if r.h.due(true) {
+		t.Fatal("unhealthy as the check started")
+	}
+	r.advance(5 * time.Second)
+	if !r.h.expired(true) {
+		t.Error("a timed-out check with --health-retries=1 left the child healthy")
+	}
+	r.want(event{"level": "warn", "check": "tcp", "status": "unhealthy", "failures": 1, "error": "timed out after 5s"})
+	select {
+	case res := <-r.h.doneC():
+		if r.h.finished(res, true) {
+			t.Error("the probe's late result made the child unhealthy")
+		}
+		r.wantNone("the probe's late result")
+	case <-time.After(deadline):
+		t.Fatalf("the probe sent no result within %v", deadline)
+	}
+	if len(r.killed) != 0 {
+		t.Errorf("killed %v for a TCP check", r.killed)
+	}
+}
+
+// TestHealthCheckerProbe: a TCP check passes while the port is listened
+// on, and fails with the connect's error once it is not.
+func TestHealthCheckerProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newCheckerRig(t, healthCheck{addr: ln.Addr().String(), interval: time.Second, timeout: deadline, retries: 2})
+	r.h.runStarted(42)
+	r.probe(false)
+	r.want(event{"level": "info", "check": "tcp", "status": "healthy", "failures": 0, "error": nil})
+	ln.Close()
+	r.probe(false)
+	if evs := r.logged(); len(evs) != 1 || evs[0].str("status") != "failing" || !strings.Contains(evs[0].str("error"), "connection refused") {
+		t.Errorf("logged %v, want a failure: connection refused", evs)
+	}
+}
+
+// probe is the next HTTP or TCP check, from its alarm to its result.
+func (r *checkerRig) probe(unhealthy bool) {
+	r.t.Helper()
+	if !r.h.next.on || r.h.due(true) {
+		r.t.Fatal("no check due, or unhealthy as it started")
+	}
+	select {
+	case res := <-r.h.doneC():
+		if got := r.h.finished(res, true); got != unhealthy {
+			r.t.Fatalf("unhealthy %v, want %v", got, unhealthy)
+		}
+	case <-time.After(deadline):
+		r.t.Fatalf("the probe sent no result within %v", deadline)
+	}
+}
+
+// TestHealthCheckerStale: what a check of an ended run brings (its
+// command's status, reaped in the next run, or a probe's late result) is
+// not counted, and does not disturb the check in flight.
+func TestHealthCheckerStale(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second, retries: 1})
+	r.h.runStarted(42)
+	old := r.start()
+	oldGen := r.h.run.gen
+	r.h.runEnded()
+	if len(r.killed) != 1 || r.killed[0] != old || r.h.next.on || r.h.timeout.on {
+		t.Errorf("the run ended: killed %v, want [%d]; next due %v, timeout armed %v", r.killed, old, r.h.next.on, r.h.timeout.on)
+	}
+	r.h.runStarted(43)
+	if !r.h.owns(old) {
+		t.Fatalf("the old check %d, reaped in the next run, is not recognised", old)
+	}
+	if r.h.exited(killedHard, true) {
+		t.Error("the old run's check made the new run unhealthy")
+	}
+	r.wantNone("the old run's check reaped")
+
+	pid := r.start()
+	if r.h.finished(healthResult{gen: oldGen, err: errors.New("old")}, true) || !r.h.owns(pid) {
+		t.Errorf("a result of the old run's check: unhealthy, or check %d no longer in flight", pid)
+	}
+	r.wantNone("a result of the old run's check")
+	r.exit(pid, exitedOK, false)
+	r.want(health("info", "healthy", 0).with("pid", 43))
+}
+
+// TestHealthCheckerNotLive: while the child is being stopped (or has
+// ended) no check starts, and a result is neither counted nor followed by
+// another check.
+func TestHealthCheckerNotLive(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second, retries: 1})
+	r.h.runStarted(42)
+	if r.h.due(false) || r.pid != 100 || r.h.next.on || r.h.timeout.on {
+		t.Errorf("not live: a check started (pid %d) or is scheduled (%v)", r.pid, r.h.next.on)
+	}
+	r.h.runStarted(42)
+	pid := r.start()
+	if r.h.exited(exited1, false) || r.h.owns(pid) || r.h.next.on || r.h.timeout.on {
+		t.Errorf("a result while not live: counted, in flight, or another check scheduled")
+	}
+	r.wantNone("results while not live")
+}
+
+// TestHealthCheckerSpawnFails: a check command that cannot be started is a
+// failure at once.
+func TestHealthCheckerSpawnFails(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"/nonexistent"}, interval: time.Second, timeout: 5 * time.Second, retries: 2})
+	r.fail = errors.New(`health check: exec: "/nonexistent": no such file`)
+	r.h.runStarted(42)
+	if r.h.due(true) || r.h.run != nil || r.h.timeout.on || !r.h.next.on {
+		t.Errorf("first failure: unhealthy, in flight, or no next check")
+	}
+	r.want(health("warn", "failing", 1).with("error", r.fail.Error()))
+	if !r.h.due(true) {
+		t.Error("second failure of --health-retries=2: not unhealthy")
+	}
+	r.want(health("warn", "unhealthy", 2).with("error", r.fail.Error()))
+}
+
+// TestHealthCheckerOutput: a check command's output is read to its end,
+// and its first 4 KiB logged at debug; no output, no line.
+func TestHealthCheckerOutput(t *testing.T) {
+	r := newCheckerRig(t, healthCheck{argv: []string{"check"}, interval: time.Second, timeout: 5 * time.Second, retries: 1})
+	r.out = `checked "ok"` + strings.Repeat("x", 100000)
+	r.h.runStarted(42)
+	r.h.due(true)
+	o := r.output()
+	if len(o.output) != 4096 || o.output != r.out[:4096] {
+		t.Errorf("output of %d bytes starting %.20q, want the first 4096", len(o.output), o.output)
+	}
+	r.h.logOutput(o)
+	evs := r.logged()
+	if len(evs) != 1 || evs[0].str("level") != "debug" || evs[0].str("event") != "health" ||
+		evs[0].str("message") != "health check output" || evs[0].str("output") != o.output {
+		t.Errorf("logged %d lines, the first %.200v; want one debug line of the output", len(evs), evs)
+	}
+	r.h.logOutput(healthResult{})
+	r.wantNone("no output")
+}
+
+// TestHealthCheckerNone: without a check there is no checker, and the
+// loop's calls on it do nothing.
+func TestHealthCheckerNone(t *testing.T) {
+	h := newHealthChecker(nil, nil, zerolog.Nop())
+	if h != nil {
+		t.Fatalf("a checker without a check: %+v", h)
+	}
+	h.runStarted(42)
+	h.runEnded()
+	if h.nextC() != nil || h.timeoutC() != nil || h.doneC() != nil || h.outputC() != nil || h.owns(42) {
+		t.Error("a nil checker has something to select on, or owns a pid")
 	}
 }
 
@@ -322,428 +700,4 @@ func TestHealthCmdMissing(t *testing.T) {
 	if len(h) != 2 || h[1].str("status") != "unhealthy" || !strings.Contains(h[1].str("error"), "nonexistent") {
 		t.Errorf("health events %v", h)
 	}
-}
-
-// TestHTTPCheck: the built-in GET against real servers on 127.0.0.1: what
-// passes, what fails, and what it sends.
-func TestHTTPCheck(t *testing.T) {
-	var mu sync.Mutex
-	var seen []*http.Request
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r)
-		mu.Unlock()
-		switch r.URL.Path {
-		case "/ok":
-			fmt.Fprint(w, "ok")
-		case "/big": // more than httpBodyMax, which must not hang or fail
-			w.Write(bytes.Repeat([]byte("x"), 3*httpBodyMax))
-		case "/moved":
-			http.Redirect(w, r, "/gone", http.StatusFound) // passes: not followed
-		case "/error":
-			http.Error(w, "down", http.StatusInternalServerError)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
-	check := func(raw string) error {
-		u, err := url.Parse(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return httpCheck(ctx, u)
-	}
-	for _, tc := range []struct {
-		path string
-		want string // "" for a pass, else part of the error
-	}{
-		{"/ok", ""},
-		{"/big", ""},
-		{"/moved", ""},
-		{"/error", "HTTP status 500"},
-		{"/gone", "HTTP status 404"},
-	} {
-		err := check(srv.URL + tc.path)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: %v, want a pass", tc.path, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: %v, want an error with %q", tc.path, err, tc.want)
-		}
-	}
-	mu.Lock()
-	n := len(seen)
-	mu.Unlock()
-	if n != 5 {
-		t.Fatalf("the server saw %d requests, want 5 (a redirect is not followed)", n)
-	}
-
-	// What the request carries: the path and query, the Host with its
-	// port, and credentials from the URL.
-	u, _ := url.Parse(srv.URL)
-	if err := check("http://user:secret@" + u.Host + "/ok?x=1&y=%20"); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	r := seen[len(seen)-1]
-	mu.Unlock()
-	user, pass, _ := r.BasicAuth()
-	if r.Method != "GET" || r.URL.RequestURI() != "/ok?x=1&y=%20" || r.Host != u.Host || user != "user" || pass != "secret" {
-		t.Errorf("request: %s %s Host %q, basic auth %q:%q; want GET /ok?x=1&y=%%20, Host %q, user:secret", r.Method, r.URL.RequestURI(), r.Host, user, pass, u.Host)
-	}
-}
-
-// TestHTTPCheckBadServers: a server that answers nonsense, closes at once, or
-// never answers fails the check, the last one at the check's deadline. The
-// others fail on what they send, long before their deadline, which is only
-// there to stop a stuck check: a short one could pass before a loaded
-// machine has run the server, and the check would fail with a timeout
-// instead. The silent server's deadline is short: a timeout is its result.
-func TestHTTPCheckBadServers(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		serve  func(net.Conn)
-		within time.Duration
-		want   string
-	}{
-		{"nonsense", func(c net.Conn) { c.Write([]byte("SSH-2.0-OpenSSH\r\n")) }, deadline, "not an HTTP answer"},
-		{"status word", func(c net.Conn) { c.Write([]byte("HTTP/1.1 abc OK\r\n\r\n")) }, deadline, "not an HTTP answer"},
-		{"closed", func(net.Conn) {}, deadline, "status line"},
-		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, 300 * time.Millisecond, "timeout"}, // reads until the client gives up
-		{"endless headers", func(c net.Conn) { writeEndless(c, "HTTP/1.1 200 OK\r\n", headerLine) }, deadline, "answer head over 64 KiB"},
-	} {
-		_, err := checkWithin(oneConn(t, tc.serve), tc.within)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
-		}
-	}
-}
-
-// TestHTTPCheckAnswers: answers that real servers give to our HTTP/1.0 GET.
-// A server that keeps the connection open after a complete answer (with a
-// Content-Length, or chunked) must pass at once, not at the deadline (where
-// the supervisor's own timeout would count it a failure); 1xx interim answers
-// are skipped; a body that stalls fails at the deadline. A check that waited
-// for the server to close would fail with a timeout at its deadline, so a
-// pass is a pass at once: the deadline of one that must pass is long, for a
-// loaded machine, and how long it took is not measured.
-func TestHTTPCheckAnswers(t *testing.T) {
-	hold := make(chan struct{})
-	defer close(hold)
-	for _, tc := range []struct {
-		name   string
-		answer string
-		pass   bool
-	}{
-		{"kept open, Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
-		{"kept open, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n0\r\n\r\n", true},
-		{"kept open, 503", "HTTP/1.1 503 Busy\r\ncontent-length: 4\r\n\r\nbusy", false},
-		{"100 then 200", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", true},
-		{"stalled body", "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\npart", false},
-		// A line over the reader's 4 KiB buffer is skipped, not an error.
-		{"8 KiB Set-Cookie", "HTTP/1.1 200 OK\r\nSet-Cookie: a=" + strings.Repeat("x", 8<<10) + "\r\nContent-Length: 2\r\n\r\nok", true},
-		{"60 KiB head", "HTTP/1.1 200 OK\r\n" + manyHeaders(60<<10) + "Content-Length: 2\r\n\r\nok", true},
-	} {
-		u := oneConn(t, func(c net.Conn) {
-			br := bufio.NewReader(c)
-			for l := ""; l != "\r\n"; {
-				var err error
-				if l, err = br.ReadString('\n'); err != nil {
-					return
-				}
-			}
-			c.Write([]byte(tc.answer))
-			<-hold // never closes first
-		})
-		within := 2 * time.Second
-		if tc.pass {
-			within = deadline
-		}
-		took, err := checkWithin(u, within)
-		if tc.pass && err != nil {
-			t.Errorf("%s: %v after %v, want a pass at once", tc.name, err, took)
-		}
-		if !tc.pass && err == nil {
-			t.Errorf("%s: passed, want a failure", tc.name)
-		}
-	}
-
-	// Go's own server sends 103 Early Hints even to an HTTP/1.0 client.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.EqualFold(r.Header.Get("Connection"), "close") {
-			http.Error(w, "no Connection: close", 400)
-			return
-		}
-		w.Header().Set("Link", "</a.css>; rel=preload")
-		w.WriteHeader(http.StatusEarlyHints)
-		w.Write([]byte("ok"))
-	}))
-	defer srv.Close()
-	u, _ := url.Parse(srv.URL + "/")
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	if err := httpCheck(ctx, u); err != nil {
-		t.Errorf("103 Early Hints, then 200: %v, want a pass", err)
-	}
-}
-
-// TestHTTPCheckHeadCap: an answer head without end (distinct header lines,
-// one line that never ends, 1xx answers) fails the check once httpHeadMax
-// has been read: not at the deadline, and not after reading megabytes.
-// What the client read is counted on its side of a real connection.
-func TestHTTPCheckHeadCap(t *testing.T) {
-	for _, tc := range []struct {
-		name, first string
-		next        func(i int) string
-	}{
-		{"endless header lines", "HTTP/1.1 200 OK\r\n", headerLine},
-		{"one endless line", "HTTP/1.1 200 OK\r\nX-Long: ", func(int) string { return strings.Repeat("y", 1000) }},
-		{"endless 1xx answers", "", func(i int) string {
-			return fmt.Sprintf("HTTP/1.1 103 Early Hints\r\nLink: </%d.css>; rel=preload\r\n\r\n", i)
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			served := make(chan string, 1)
-			u := oneConn(t, func(c net.Conn) { served <- writeEndless(c, tc.first, tc.next) })
-			conn, err := net.Dial("tcp", u.Host)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Only to fail a stuck test: the check must end well before.
-			conn.SetDeadline(time.Now().Add(5 * time.Second))
-			cc := &countingConn{Conn: conn}
-			err = httpGet(cc, u)
-			conn.Close()
-			if !errors.Is(err, errHeadTooBig) || !strings.Contains(err.Error(), "answer head over 64 KiB") {
-				t.Errorf("error %v, want %q", err, errHeadTooBig)
-			}
-			// The cap trips within one 4 KiB ReadSlice past it, and the
-			// reader may hold one 4 KiB buffer more.
-			if cc.read <= httpHeadMax || cc.read > httpHeadMax+8<<10 {
-				t.Errorf("the client read %d bytes, want a little over %d", cc.read, httpHeadMax)
-			}
-			select {
-			case s := <-served:
-				t.Logf("the client read %d bytes; the server: %s", cc.read, s)
-			case <-time.After(5 * time.Second):
-				t.Fatalf("the server did not see the client close the connection")
-			}
-		})
-	}
-}
-
-// writeEndless writes first, then next(0), next(1), ... until a write
-// fails (the client has gone), or a gigabyte; it says how much it wrote
-// and how it ended.
-func writeEndless(c net.Conn, first string, next func(i int) string) string {
-	n, err := io.WriteString(c, first)
-	for i := 0; err == nil && n < 1<<30; i++ {
-		var k int
-		k, err = io.WriteString(c, next(i))
-		n += k
-	}
-	return fmt.Sprintf("wrote %d bytes, then %v", n, err)
-}
-
-// headerLine is the i-th of an endless run of distinct header lines.
-func headerLine(i int) string { return fmt.Sprintf("X-%d: %s\r\n", i, strings.Repeat("v", 40)) }
-
-// manyHeaders is distinct header lines, about size bytes of them.
-func manyHeaders(size int) string {
-	var b strings.Builder
-	for i := 0; b.Len() < size-100; i++ {
-		b.WriteString(headerLine(i))
-	}
-	return b.String()
-}
-
-// countingConn counts what is read through it.
-type countingConn struct {
-	net.Conn
-	read int
-}
-
-func (c *countingConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.read += n
-	return n, err
-}
-
-// errReadPast is what an in-memory connection kept open answers to a read
-// past the end of the answer: where a server that keeps the connection
-// open would leave the check waiting for its deadline.
-var errReadPast = errors.New("read past the end of the answer")
-
-// memConn is one exchange on a connection in memory: the request lands in
-// sent; reads get the answer, then EOF when the server closes, or
-// errReadPast when it keeps the connection open.
-type memConn struct {
-	io.Reader
-	sent bytes.Buffer
-}
-
-func (c *memConn) Write(b []byte) (int, error) { return c.sent.Write(b) }
-
-func newMemConn(answer string, closes bool) *memConn {
-	end := io.Reader(errorReader{errReadPast})
-	if closes {
-		end = strings.NewReader("")
-	}
-	return &memConn{Reader: io.MultiReader(strings.NewReader(answer), end)}
-}
-
-type errorReader struct{ err error }
-
-func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
-
-// TestHTTPGet: httpGet on answers held in memory, so that each case is
-// exact and takes no time: which statuses pass, how the head is read and
-// capped, and that the body is read to where the answer says it ends and
-// no further (a read past it fails the case).
-func TestHTTPGet(t *testing.T) {
-	// head is an answer head of exactly n bytes.
-	head := func(n int) string {
-		h := "HTTP/1.1 200 OK\r\nX-Pad: "
-		return h + strings.Repeat("p", n-len(h)-len("\r\n\r\n")) + "\r\n\r\n"
-	}
-	for _, tc := range []struct {
-		name   string
-		answer string
-		closes bool   // the server closes the connection after the answer
-		want   string // "" for a pass, else part of the error
-	}{
-		{"200 with Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, ""},
-		{"Content-Length in any case, spaced", "HTTP/1.1 200 OK\r\ncontent-LENGTH :  2 \r\n\r\nok", false, ""},
-		{"Content-Length: 0", "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", false, ""},
-		{"the last Content-Length counts", "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nContent-Length: 2\r\n\r\nok", false, ""},
-		{"no length: read to the close", "HTTP/1.0 200 OK\r\n\r\nall of it", true, ""},
-		{"no length, kept open: read on", "HTTP/1.0 200 OK\r\n\r\nall of it", false, "reading the body: " + errReadPast.Error()},
-		{"negative length: read to the close", "HTTP/1.0 200 OK\r\nContent-Length: -1\r\n\r\nx", true, ""},
-		{"bad length: read to the close", "HTTP/1.0 200 OK\r\nContent-Length: two\r\n\r\nxx", true, ""},
-		{"body shorter than its length, closed", "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\npart", true, ""},
-		{"3xx passes", "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n", false, ""},
-		{"399 passes", "HTTP/1.1 399 Odd\r\nContent-Length: 0\r\n\r\n", false, ""},
-		{"400 fails", "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", false, "HTTP status 400"},
-		{"503 fails, its body read", "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy", false, "HTTP status 503"},
-		{"100 then 200", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, ""},
-		{"103 and 199 then 500", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\nContent-Length: 7\r\n\r\n" +
-			"HTTP/1.1 199 X\r\n\r\nHTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", false, "HTTP status 500"},
-		{"101 was not asked for", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", false, "HTTP status 101"},
-		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n", false, ""},
-		{"chunked, extensions and a trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\nContent-Length: 99\r\n\r\n" +
-			"2;x=y\r\nok\r\nA;z\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n", false, ""},
-		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n", false, `bad chunk size "zz\r\n"`},
-		{"bad chunk size after a good chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n\r\n", false, `bad chunk size "zz\r\n"`},
-		{"a blank line for a chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n\r\n0\r\n\r\n", false, `bad chunk size "\r\n"`},
-		{"negative chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\nok\r\n0\r\n\r\n", false, "bad chunk size"},
-		{"chunk shorter than its size, kept open", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nok", false, errReadPast.Error()},
-		{"status line over 4 KiB", "HTTP/1.1 200 " + strings.Repeat("o", 5000) + "\r\nContent-Length: 0\r\n\r\n", false, ""},
-		// What follows the first 4 KiB of a line is dropped, not read as a header.
-		{"header over 4 KiB hides no header", "HTTP/1.1 200 OK\r\nX-Pad: " + strings.Repeat("p", 4096-len("X-Pad: ")) +
-			"Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n", false, ""},
-		{"a header line without a colon", "HTTP/1.1 200 OK\r\nnonsense\r\nContent-Length: 0\r\n\r\n", false, ""},
-		{"head of exactly the cap", head(httpHeadMax), true, ""},
-		{"head a byte over the cap", head(httpHeadMax + 1), true, "answer head over 64 KiB"},
-		{"no status line", "", true, "reading the status line: EOF"},
-		{"head cut short", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n", true, "reading the headers: EOF"},
-		{"not HTTP", "SSH-2.0-OpenSSH\r\n", true, "not an HTTP answer"},
-	} {
-		u, _ := url.Parse("http://user:p%40ss@example.test:8080/health?full=1")
-		c := newMemConn(tc.answer, tc.closes)
-		// These take microseconds; the limit is for a reader that loops
-		// (a read error not acted on), which would hang the test.
-		done := make(chan error, 1)
-		go func() { done <- httpGet(c, u) }()
-		var err error
-		select {
-		case err = <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: httpGet still reading after 5s of an answer in memory", tc.name)
-		}
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: %v, want a pass", tc.name, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
-		}
-		auth := base64.StdEncoding.EncodeToString([]byte("user:p@ss"))
-		want := "GET /health?full=1 HTTP/1.0\r\nHost: example.test:8080\r\nUser-Agent: restart-run\r\nAccept: */*\r\n" +
-			"Connection: close\r\nAuthorization: Basic " + auth + "\r\n\r\n"
-		if c.sent.String() != want {
-			t.Errorf("%s: sent %q, want %q", tc.name, c.sent.String(), want)
-		}
-	}
-}
-
-// TestHTTPStatus: the status line must be HTTP/, a space, three digits
-// from 100 up, then a space and a reason or nothing.
-func TestHTTPStatus(t *testing.T) {
-	for line, want := range map[string]int{
-		"HTTP/1.1 200 OK\r\n":       200,
-		"HTTP/1.0 404\r\n":          404,
-		"HTTP/1.1 100 Continue\n":   100,
-		"HTTP/2 999 Whatever it is": 999,
-		"HTTP/1.1 503 Busy now\r\n": 503,
-	} {
-		if got, err := httpStatus([]byte(line)); err != nil || got != want {
-			t.Errorf("httpStatus(%q) = %d, %v; want %d", line, got, err, want)
-		}
-	}
-	for _, line := range []string{"", "HTTP/1.1", "HTTP/1.1 ", "HTTP/1.1 099 Low", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK",
-		"HTTP/1.1 2x0 OK", "HTTP/1.1 -20 OK", "HTTP/1.1  200 OK", "HTTPS/1.1 200 OK", "ICY 200 OK", "http/1.1 200 OK"} {
-		if got, err := httpStatus([]byte(line)); err == nil || !strings.Contains(err.Error(), "not an HTTP answer") {
-			t.Errorf("httpStatus(%q) = %d, %v; want not an HTTP answer", line, got, err)
-		}
-	}
-}
-
-func TestHTTPHost(t *testing.T) {
-	for raw, want := range map[string]string{
-		"http://127.0.0.1:8080/x":      "127.0.0.1:8080",
-		"http://example.test/":         "example.test",
-		"http://[::1]:8080/":           "[::1]:8080",
-		"http://[fe80::1%25lo]:8080/x": "[fe80::1]:8080",
-	} {
-		u, err := url.Parse(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := httpHost(u); got != want {
-			t.Errorf("%s: Host %q, want %q", raw, got, want)
-		}
-	}
-}
-
-// oneConn listens on 127.0.0.1, hands the first connection to serve, and
-// returns the URL that reaches it; the listener closes when the test ends.
-func oneConn(t *testing.T, serve func(net.Conn)) *url.URL {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		serve(c)
-	}()
-	u, _ := url.Parse("http://" + ln.Addr().String() + "/")
-	return u
-}
-
-// checkWithin runs the HTTP check of u with deadline d, and says how long
-// it took.
-func checkWithin(u *url.URL, d time.Duration) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	t0 := time.Now()
-	err := httpCheck(ctx, u)
-	return time.Since(t0), err
 }

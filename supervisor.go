@@ -110,16 +110,7 @@ type supervisor struct {
 	upWatchdog     alarm // our own ping to the outer supervisor
 	settle         alarm // hand back start-up memory (once, settleDelay after the first start)
 
-	// health checks of the current run
-	healthState    healthState
-	healthLast     string // the state the last result left
-	healthRun      *healthRun
-	healthGen      int
-	healthTimedOut bool
-	healthNext     alarm
-	healthTimeout  alarm
-	healthDone     chan healthResult
-	healthOutput   chan healthResult
+	health *healthChecker // the health checks, nil without one
 
 	// cleanup of one run's leftovers
 	noChildren bool                // the last reap found no children at all
@@ -149,11 +140,7 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 	s.tty = openTerminal()
 	s.env = cfg.env
 	s.up = newUpstream()
-	if h := cfg.health; h != nil {
-		s.healthState = healthState{retries: h.retries, startPeriod: h.start}
-		s.healthDone = make(chan healthResult, 4)
-		s.healthOutput = make(chan healthResult, 4)
-	}
+	s.health = newHealthChecker(cfg.health, cfg.env, log)
 	if cfg.notifyType == "notify" || cfg.watchdog > 0 {
 		n, err := openNotifySocket(log)
 		if err != nil {
@@ -238,18 +225,14 @@ func (s *supervisor) run() int {
 		case <-s.watchdog.C():
 			s.watchdog.on = false
 			s.watchdogFailed("no WATCHDOG=1 within the period")
-		case <-s.healthNext.C():
-			s.healthNext.on = false
-			if s.phase == running && s.forced == nil && !s.stopping {
-				s.startHealth()
-			}
-		case <-s.healthTimeout.C():
-			s.healthTimeout.on = false
-			s.onHealthTimeout()
-		case r := <-s.healthDone:
-			s.healthFinished(r)
-		case r := <-s.healthOutput:
-			s.onHealthOutput(r)
+		case <-s.health.nextC():
+			s.healthSaid(s.health.due(s.checkable()))
+		case <-s.health.timeoutC():
+			s.healthSaid(s.health.expired(s.checkable()))
+		case r := <-s.health.doneC():
+			s.healthSaid(s.health.finished(r, s.checkable()))
+		case r := <-s.health.outputC():
+			s.health.logOutput(r)
 		case <-s.settle.C():
 			s.settle.on = false
 			before := residentBytes()
@@ -597,8 +580,8 @@ func (s *supervisor) reap() {
 			}
 		case pid == s.pid && s.pid != 0:
 			main = &ws
-		case s.healthRun != nil && pid == s.healthRun.pid:
-			s.onHealthExit(ws)
+		case s.health.owns(pid):
+			s.healthSaid(s.health.exited(ws, s.checkable()))
 		case pid == s.sentinel && s.sentinel != 0:
 			s.sentinel = 0
 			if s.sentinelEnded(ws) {

@@ -10,8 +10,9 @@
 #       config.go's checks) against its fast unit tests alone. Fails below
 #       a kill rate of $MUTATION_FLOOR % (90).
 #       gremlins mutates whole files and tests only the mutants some test
-#       reaches, so the rest of those files (the notify socket, the
-#       supervisor's side of the health checks) counts as not covered.
+#       reaches, so the rest of those files (the notify socket, the fork
+#       of a health check command, the supervisor's side of the checks)
+#       counts as not covered.
 #       CI runs this: some 200 mutants at about 3 s of CPU each (a build
 #       and link of the test binary), 5 to 6 minutes on 2 cores.
 #   tools/mutation.sh wide [FILE.go...]
@@ -77,13 +78,17 @@ fi
 # tests that wait for a deadline (TestHTTPCheckAnswers, a 2 s stalled body;
 # TestHTTPCheckBadServers) stay out: each would add its wait to every
 # mutant. TestHTTPGet covers the same parsing on an in-memory connection.
-core_files=(policy.go limiter.go notify.go health.go main.go flags.go config.go)
+core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go)
 core_tests=(
   TestDecideTable TestDecidePrecedence TestClassify TestStatusList TestParseSignal
   TestSignalTypes
   TestLimiter TestBackoffDelay
   TestParseNotify FuzzParseNotify
-  TestHealthState TestHTTPGet TestHTTPStatus TestHTTPHost TestHTTPCheck TestHTTPCheckHeadCap
+  TestHealthState TestHealthCheckerStartPeriod TestHealthCheckerPassEndsStartPeriod
+  TestHealthCheckerTimeout TestHealthCheckerProbeTimeout TestHealthCheckerProbe
+  TestHealthCheckerStale TestHealthCheckerNotLive TestHealthCheckerSpawnFails
+  TestHealthCheckerOutput TestHealthCheckerNone
+  TestHTTPGet TestHTTPStatus TestHTTPHost TestHTTPCheck TestHTTPCheckHeadCap
   TestParse TestHelp TestFlagTypes TestConfigure TestRedactURL
   TestFlagSources TestOneDash TestStrayVariables TestIdleSettings
 )
