@@ -140,23 +140,32 @@ func scanChildren(ppid int) []proc {
 // scanProcs lists the processes whose parent and group keep takes, from
 // every process's stat.
 func scanProcs(keep func(ppid, pgid int) bool) []proc {
+	var out []proc
+	for _, name := range procPids() {
+		if p, g, ok := procStat(name); ok && keep(p, g) {
+			pid, _ := strconv.Atoi(name)
+			out = append(out, proc{pid: pid, pgid: g})
+		}
+	}
+	return out
+}
+
+// procPids lists the processes /proc shows, as the names of their
+// directories.
+func procPids() []string {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil
 	}
 	defer d.Close()
 	names, _ := d.Readdirnames(-1)
-	var out []proc
+	pids := names[:0]
 	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil {
-			continue
-		}
-		if p, g, ok := procStat(name); ok && keep(p, g) {
-			out = append(out, proc{pid: pid, pgid: g})
+		if _, err := strconv.Atoi(name); err == nil {
+			pids = append(pids, name)
 		}
 	}
-	return out
+	return pids
 }
 
 // procStat reads the parent and process group of a process from /proc.

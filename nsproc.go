@@ -128,17 +128,8 @@ func foreignGroup(v procNS, pgid int) []proc {
 // foreignScan lists, from every process's status, those keep takes that
 // restart-run's namespace can see, numbered as it numbers them.
 func foreignScan(v procNS, keep func(nsStatus) bool) []proc {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
 	var out []proc
-	for _, name := range names {
-		if _, err := strconv.Atoi(name); err != nil {
-			continue
-		}
+	for _, name := range procPids() {
 		st, ok := readNSStatus(name)
 		if !ok || !keep(st) {
 			continue
