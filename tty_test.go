@@ -77,6 +77,21 @@ func killSession(sid int) {
 	}
 }
 
+// onPty starts restart-run with args on a terminal of its own and
+// returns the command and what the terminal shows; the terminal is closed
+// when the test ends.
+func onPty(t *testing.T, args ...string) (*exec.Cmd, *ptyShell) {
+	t.Helper()
+	cmd := exec.Command(rrBin(t), args...)
+	cmd.Env = os.Environ()
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatalf("start on a pty: %v", err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return cmd, readTerminal(t, tty)
+}
+
 // readTerminal collects what appears on the terminal's master side.
 func readTerminal(t *testing.T, tty *os.File) *ptyShell {
 	sh := &ptyShell{t: t, tty: tty, more: make(chan struct{}, 1)}
@@ -175,14 +190,7 @@ func TestTerminal(t *testing.T) {
 // TestTerminalSetsidChild: in a terminal a child that leaves its process
 // group (setsid) is still stopped by SIGTERM to restart-run.
 func TestTerminalSetsidChild(t *testing.T) {
-	cmd := exec.Command(rrBin(t), "--timeout-stop=1s", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 300")
-	cmd.Env = os.Environ()
-	tty, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatalf("start on a pty: %v", err)
-	}
-	defer tty.Close()
-	sh := readTerminal(t, tty)
+	cmd, sh := onPty(t, "--timeout-stop=1s", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 300")
 	pid, _ := strconv.Atoi(sh.expect(`ready (\d+)`)[1])
 	cmd.Process.Signal(syscall.SIGTERM)
 	if !exited(cmd) {
@@ -298,14 +306,7 @@ func TestTerminalSentinelKilled(t *testing.T) {
 // replaced (the group is empty), which is said, and restart-run supervises
 // on and stops on SIGTERM as ever.
 func TestTerminalSentinelNotReplaced(t *testing.T) {
-	cmd := exec.Command(rrBin(t), "--restart=always", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 1000")
-	cmd.Env = os.Environ()
-	tty, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatalf("start on a pty: %v", err)
-	}
-	defer tty.Close()
-	sh := readTerminal(t, tty)
+	cmd, sh := onPty(t, "--restart=always", "--log-format=json", "--", "setsid", "sh", "-c", "echo ready $$; exec sleep 1000")
 	pid, _ := strconv.Atoi(sh.expect(`ready (\d+)`)[1])
 	var sentinel int
 	for _, p := range childrenOf(cmd.Process.Pid) {
@@ -533,13 +534,7 @@ func TestTerminalHangup(t *testing.T) {
 // comm, which was "exe" (they are executed from /proc/self/exe); ps -f shows
 // their argv[0].
 func TestHelperNames(t *testing.T) {
-	cmd := exec.Command(rrBin(t), "--log-format=json", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
-	tty, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatalf("start on a pty: %v", err)
-	}
-	defer tty.Close()
-	sh := readTerminal(t, tty)
+	cmd, sh := onPty(t, "--log-format=json", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
 	pid := sh.expect(`ready (\d+)`)[1]
 	rr, sentinel, ok := procStat(pid)
 	if !ok || rr != cmd.Process.Pid {
