@@ -158,66 +158,113 @@ func guardMain(logFormat string) int {
 	return 0
 }
 
-// startGuard starts the guard (guard.go) where one is needed and where
-// /proc is restart-run's own: the cleanup, which must wait for every child
-// but the guard, can then tell them apart only through /proc. Under a PID
-// namespace whose /proc is not mounted, restart-run's pid there is another
-// process's, and no guard runs (the ECHILD rule then tells).
-func (s *supervisor) startGuard() {
-	if s.cfg.killMode == "process" || s.self == 1 || s.phase == finished || !ownProc() {
+// guardKeeper keeps a guard running beside the child for restart-run's
+// whole life, where one is needed (not under --kill-mode=process, not as
+// PID 1), tells it each change of the child's process group, and replaces
+// one that ends or fails. Its methods on a keeper with no guard running do
+// nothing but what they say.
+type guardKeeper struct {
+	log       zerolog.Logger
+	logFormat string
+	wanted    bool
+	g         *guard // nil when none runs
+	spare     bool   // a guard that ends may be replaced once in this run
+}
+
+func newGuardKeeper(cfg *config, log zerolog.Logger, self int) *guardKeeper {
+	return &guardKeeper{log: log, logFormat: cfg.logFormat, wanted: cfg.killMode != "process" && self != 1}
+}
+
+// pid is the guard's, 0 when none runs.
+func (k *guardKeeper) pid() int {
+	if k.g == nil {
+		return 0
+	}
+	return k.g.pid
+}
+
+// start starts a guard that knows of group pgid where one is wanted and
+// where /proc is restart-run's own: the cleanup, which must wait for every
+// child but the guard, can then tell them apart only through /proc. Under a
+// PID namespace whose /proc is not mounted, restart-run's pid there is
+// another process's, and no guard runs (the ECHILD rule then tells).
+func (k *guardKeeper) start(pgid int) {
+	if !k.wanted || !ownProc() {
 		return
 	}
-	g, err := startGuard(s.pgid, s.cfg.logFormat)
+	g, err := startGuard(pgid, k.logFormat)
 	if err != nil {
-		s.log.Warn().Str("event", "guard").Err(err).
+		k.log.Warn().Str("event", "guard").Err(err).
 			Msg("cannot start the guard; if restart-run is killed outright, the child's process group may outlive it")
 		return
 	}
-	s.guard = g
+	k.g = g
 }
 
-// setGroup records the child's process group, with the guard too.
-func (s *supervisor) setGroup(pgid int) {
-	s.pgid = pgid
-	if s.guard == nil {
+// newRun: a run of the child begins, in group pgid (0 until it has one). A
+// guard that died twice in the last run is started again.
+func (k *guardKeeper) newRun(pgid int) {
+	if k.g == nil {
+		k.start(pgid)
+	}
+	k.spare = true
+}
+
+// tell tells the guard of the child's process group.
+func (k *guardKeeper) tell(pgid int) {
+	if k.g == nil {
 		return
 	}
-	if err := s.guard.tell(pgid); err != nil {
+	if err := k.g.tell(pgid); err != nil {
 		// A guard that cannot be told (stopped with a full pipe, or gone)
 		// is replaced, so it never acts on a stale group.
-		ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Err(err)
-		s.guard.stop(false)
-		s.guard = nil
-		s.replaceGuard(ev)
+		ev := k.log.Warn().Str("event", "guard").Int("pid", k.g.pid).Err(err)
+		k.g.stop(false)
+		k.g = nil
+		k.replace(ev, pgid)
 	}
 }
 
-// replaceGuard starts another guard for one that ended or failed, once in
-// each run of the child: a guard that keeps dying (killed by something
-// that kills each new one, or failing as it starts) must not turn into a
-// loop of forks. The next start tries again.
-func (s *supervisor) replaceGuard(ev *zerolog.Event) {
-	if !s.guardSpare {
+// replace starts another guard for one that ended or failed, once in each
+// run of the child: a guard that keeps dying (killed by something that
+// kills each new one, or failing as it starts) must not turn into a loop of
+// forks. The next start tries again.
+func (k *guardKeeper) replace(ev *zerolog.Event, pgid int) {
+	if !k.spare {
 		ev.Msg("the guard ended again in this run; another is started with the next start")
 		return
 	}
-	s.guardSpare = false
-	s.startGuard()
+	k.spare = false
+	k.start(pgid)
 	ev.Msg("the guard ended; started another")
 }
 
-// guardEnded: the guard died though restart-run lives (someone killed it).
-// Another one takes its place.
-func (s *supervisor) guardEnded(ws unix.WaitStatus) {
+// ended: the guard, reaped, died though restart-run lives (someone killed
+// it). Another one takes its place.
+func (k *guardKeeper) ended(ws unix.WaitStatus, pgid int) {
 	code, sig := exitStatus(ws)
 	if sig != 0 {
 		code = 128 + int(sig)
 	}
-	ev := s.log.Warn().Str("event", "guard").Int("pid", s.guard.pid).Int("exit_code", code)
+	ev := k.log.Warn().Str("event", "guard").Int("pid", k.g.pid).Int("exit_code", code)
 	if sig != 0 {
 		ev = ev.Str("signal", signalName(sig))
 	}
-	s.guard.stop(true)
-	s.guard = nil
-	s.replaceGuard(ev)
+	k.g.stop(true)
+	k.g = nil
+	k.replace(ev, pgid)
+}
+
+// close ends the guard; restart-run is about to exit.
+func (k *guardKeeper) close() {
+	if k.g != nil {
+		k.g.stop(false)
+		k.g = nil
+	}
+}
+
+// setGroup records the child's process group, with the guard too.
+func (s *supervisor) setGroup(pgid int) {
+	s.child.pgid = pgid
+	s.guard.tell(pgid)
 }

@@ -366,17 +366,12 @@ func (h *healthChecker) runEnded() {
 // checkable: the child runs and nobody is stopping it, so a health check
 // may start, and a result counts.
 func (s *supervisor) checkable() bool {
-	return s.phase == running && s.forced == nil && !s.stopping
+	return s.phase == running && !s.end.settling()
 }
 
 // healthSaid stops the child when its health checks found it unhealthy.
 func (s *supervisor) healthSaid(unhealthy bool) {
 	if unhealthy {
-		s.terminate(Watchdog, s.cfg.killSignal)
+		s.terminate(&stopOrder{Watchdog, s.cfg.killSignal})
 	}
 }
-
-// healthStarted and healthStopped hand the health checks the start and the
-// end of each run (from runStarted and runEnded).
-func (s *supervisor) healthStarted() { s.health.runStarted(s.pid) }
-func (s *supervisor) healthStopped() { s.health.runEnded() }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +28,27 @@ func limitThreads() {
 // never pays for the collection; one that runs longer finds restart-run at
 // its resting size from then on.
 const settleDelay = time.Second
+
+// handBack hands start-up's memory back once, settleDelay after the first
+// start, when the child has been supervised for a moment, not at once: a
+// short command (restart-run --restart=no -- true) never pays for the
+// collection.
+type handBack struct {
+	log    zerolog.Logger
+	settle alarm
+}
+
+func (m *handBack) arm()                { m.settle.set(settleDelay) }
+func (m *handBack) C() <-chan time.Time { return m.settle.C() }
+
+// due: the alarm rang.
+func (m *handBack) due() {
+	m.settle.on = false
+	before := residentBytes()
+	advised := settleMemory()
+	m.log.Debug().Str("event", "memory").Int("advised", advised).
+		Int("rss_before", before).Int("rss_after", residentBytes()).Msg("start-up memory handed back")
+}
 
 // settleMemory brings restart-run down to its resting size, once, after
 // start-up: it lowers the collector's target, collects start-up's garbage

@@ -167,14 +167,24 @@ func execShim(args []string) int {
 	return 127
 }
 
+// command is what each start runs: the command's path, its argv and the
+// environment it gets; viaShim starts it through the exec shim, which sets
+// WATCHDOG_PID (under --watchdog).
+type command struct {
+	path    string
+	argv    []string
+	env     []string
+	viaShim bool
+}
+
 // spawn starts the command, directly or through the exec shim. Through the
 // shim it waits until the command itself runs (the shim's report descriptor
 // closes) or cannot (the shim writes the errno), so that a failed exec is a
 // failed start, as without the shim, and no signal is forwarded to the shim
 // in between: signals wait in their channels meanwhile.
-func (s *supervisor) spawn(pgid, tty int) (int, error) {
-	if !s.viaShim {
-		return startChild(s.path, s.cfg.argv, s.env, pgid, tty)
+func (c *command) spawn(pgid, tty int) (int, error) {
+	if !c.viaShim {
+		return startChild(c.path, c.argv, c.env, pgid, tty)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -192,8 +202,8 @@ func (s *supervisor) spawn(pgid, tty int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("exec shim pipe: %w", err)
 	}
-	env := append(s.env[:len(s.env):len(s.env)], execShimEnv+"="+strconv.Itoa(fd))
-	argv := append([]string{shimArgv0, s.path}, s.cfg.argv...)
+	env := append(c.env[:len(c.env):len(c.env)], execShimEnv+"="+strconv.Itoa(fd))
+	argv := append([]string{shimArgv0, c.path}, c.argv...)
 	pid, err := startChild(selfExe, argv, env, pgid, tty)
 	unix.Close(fd)
 	if err != nil {

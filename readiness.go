@@ -6,11 +6,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
-// This file is the supervisor's side of SPEC.md section 8: readiness, the
-// start and runtime timeouts, the watchdog, and the relay up to an outer
+// This file is SPEC.md section 8 as the loop sees it: readiness, the start
+// and runtime timeouts, the watchdog, and the relay up to an outer
 // notify-aware supervisor. notify.go has the socket and the protocol.
 
 // upstream is restart-run's own notify socket, when a notify-aware
@@ -38,35 +39,127 @@ func newUpstream() *upstream {
 	return u
 }
 
-func (s *supervisor) tellUp(payload string) {
-	if s.up == nil {
-		return
+// readiness owns the readiness and the watchdog of each run of the child:
+// its NOTIFY_SOCKET, --timeout-start, --runtime-max, the watchdog period the
+// child may change, and restart-run's own notify socket upward. It signals
+// nobody: when the child must be stopped for a timeout or the watchdog, it
+// logs why and hands the loop a stopOrder; what else a datagram asks of the
+// loop comes back as notifyAsks.
+type readiness struct {
+	cfg    *config
+	log    zerolog.Logger
+	self   int           // restart-run's pid, the MAINPID told upward
+	notify *notifySocket // the child's NOTIFY_SOCKET, nil when not needed
+	up     *upstream     // our own outer supervisor's socket, or nil
+
+	pid     int       // the child of the current run, for the log
+	started time.Time // when it started
+	ready   bool
+	period  time.Duration // the watchdog period of this run; 0: none
+
+	startTimeout alarm // --timeout-start, until READY=1
+	runtimeMax   alarm // --runtime-max
+	watchdog     alarm // the next WATCHDOG=1 is due
+	upWatchdog   alarm // our own ping to the outer supervisor
+}
+
+// stopOrder is how the loop must stop the child: the class the run will
+// end with, whatever the child then dies of, and the signal to send.
+type stopOrder struct {
+	class Class
+	sig   unix.Signal
+}
+
+// notifyAsks is what a datagram asks of the loop besides readiness.
+type notifyAsks struct {
+	resetBackoff bool          // RESTART_RESET=1
+	extendStop   bool          // EXTEND_TIMEOUT_USEC= while the child is being stopped:
+	extend       time.Duration // the stop's deadline is pushed to no sooner than extend from now
+	stop         *stopOrder    // WATCHDOG=trigger
+}
+
+// newReadiness opens the child's notify socket where --type=notify or the
+// watchdog needs one, and returns what the child's environment gains.
+func newReadiness(cfg *config, log zerolog.Logger, self int) (r *readiness, env []string, err error) {
+	r = &readiness{cfg: cfg, log: log, self: self, up: newUpstream()}
+	if cfg.notifyType == "notify" || cfg.watchdog > 0 {
+		n, err := openNotifySocket(log)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.notify = n
+		env = append(env, "NOTIFY_SOCKET="+n.Path())
 	}
-	if err := sendNotify(s.up.addr, payload); err != nil {
-		s.log.Debug().Str("event", "notify").Str("payload", payload).Err(err).Msg("cannot notify the outer supervisor")
+	if cfg.watchdog > 0 {
+		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(cfg.watchdog.Microseconds(), 10))
+	}
+	return r, env, nil
+}
+
+// notifyC, startC, runtimeC, watchdogC and upC are what the loop selects
+// on: the child's datagrams and the four alarms.
+func (r *readiness) notifyC() <-chan notifyDatagram {
+	if r.notify == nil {
+		return nil
+	}
+	return r.notify.C()
+}
+
+func (r *readiness) startC() <-chan time.Time    { return r.startTimeout.C() }
+func (r *readiness) runtimeC() <-chan time.Time  { return r.runtimeMax.C() }
+func (r *readiness) watchdogC() <-chan time.Time { return r.watchdog.C() }
+func (r *readiness) upC() <-chan time.Time       { return r.upWatchdog.C() }
+
+// close removes the child's notify socket; restart-run is about to exit.
+func (r *readiness) close() {
+	if r.notify != nil {
+		_ = r.notify.Close()
 	}
 }
 
-// runStarted arms the per-run timers once the child runs. Until it is ready
-// only --timeout-start guards it: the watchdog and --runtime-max start in
-// becameReady, as systemd arms them on entering the running state.
-func (s *supervisor) runStarted() {
-	s.ready = false
-	s.watchdogPeriod = s.cfg.watchdog
-	if s.cfg.notifyType != "notify" {
-		s.becameReady()
-	} else if s.cfg.timeoutStart > 0 {
-		s.startTimeout.set(s.cfg.timeoutStart)
+// tellUp sends payload to the outer supervisor, if there is one.
+func (r *readiness) tellUp(payload string) {
+	if r.up == nil {
+		return
 	}
-	s.healthStarted()
+	if err := sendNotify(r.up.addr, payload); err != nil {
+		r.log.Debug().Str("event", "notify").Str("payload", payload).Err(err).Msg("cannot notify the outer supervisor")
+	}
+}
+
+// startUp arms our own watchdog pings upward, for restart-run's whole life.
+func (r *readiness) startUp() {
+	if r.up != nil && r.up.watchdog > 0 {
+		r.upWatchdog.set(r.up.watchdog)
+	}
+}
+
+// pingUp: our own watchdog ping to the outer supervisor is due.
+func (r *readiness) pingUp() {
+	r.upWatchdog.on = false
+	r.tellUp("WATCHDOG=1")
+	r.upWatchdog.set(r.up.watchdog)
+}
+
+// runStarted arms the per-run timers once the child, pid, runs. Until it is
+// ready only --timeout-start guards it: the watchdog and --runtime-max
+// start in becameReady, as systemd arms them on entering the running state.
+func (r *readiness) runStarted(pid int, started time.Time) {
+	r.pid, r.started = pid, started
+	r.ready = false
+	r.period = r.cfg.watchdog
+	if r.cfg.notifyType != "notify" {
+		r.becameReady()
+	} else if r.cfg.timeoutStart > 0 {
+		r.startTimeout.set(r.cfg.timeoutStart)
+	}
 }
 
 // runEnded disarms them.
-func (s *supervisor) runEnded() {
-	s.startTimeout.stop()
-	s.runtimeMax.stop()
-	s.watchdog.stop()
-	s.healthStopped()
+func (r *readiness) runEnded() {
+	r.startTimeout.stop()
+	r.runtimeMax.stop()
+	r.watchdog.stop()
 }
 
 // becameReady: the child entered the running state (at its start under
@@ -74,72 +167,84 @@ func (s *supervisor) runEnded() {
 // while a unit starts and (re)arms it, and RuntimeMaxSec=, from here on, so a
 // service that takes longer than its watchdog period to start is not killed
 // for it: until now --timeout-start alone has guarded the start.
-func (s *supervisor) becameReady() {
-	s.ready = true
-	s.startTimeout.stop()
-	if s.cfg.runtimeMax > 0 {
-		s.runtimeMax.set(s.cfg.runtimeMax)
+func (r *readiness) becameReady() {
+	r.ready = true
+	r.startTimeout.stop()
+	if r.cfg.runtimeMax > 0 {
+		r.runtimeMax.set(r.cfg.runtimeMax)
 	}
-	if s.watchdogPeriod > 0 {
-		s.watchdog.set(s.watchdogPeriod)
+	if r.period > 0 {
+		r.watchdog.set(r.period)
 	}
-	if s.cfg.notifyType == "notify" {
-		s.log.Info().Str("event", "ready").Int("pid", s.pid).Dur("after_ms", time.Since(s.started)).Msg("child is ready")
+	if r.cfg.notifyType == "notify" {
+		r.log.Info().Str("event", "ready").Int("pid", r.pid).Dur("after_ms", time.Since(r.started)).Msg("child is ready")
 	}
-	if s.up != nil && !s.up.ready {
-		s.up.ready = true
-		s.tellUp("READY=1\nMAINPID=" + strconv.Itoa(s.self))
+	if r.up != nil && !r.up.ready {
+		r.up.ready = true
+		r.tellUp("READY=1\nMAINPID=" + strconv.Itoa(r.self))
 	}
 }
 
-// onNotify handles one datagram from the child's NOTIFY_SOCKET.
-func (s *supervisor) onNotify(d notifyDatagram) {
-	if s.cfg.notifyAccess == "main" && (s.pid == 0 || d.pid != s.pid) {
-		s.log.Debug().Str("event", "notify").Int("sender", d.pid).Int("pid", s.pid).
+// onNotify handles one datagram from the child's NOTIFY_SOCKET. live says
+// the run's child still runs, stopping that it is being stopped (a stop
+// request, or restart-run's own kill): readiness and the watchdog then no
+// longer count.
+func (r *readiness) onNotify(d notifyDatagram, live, stopping bool) (asks notifyAsks) {
+	if r.cfg.notifyAccess == "main" && (!live || d.pid != r.pid) {
+		pid := 0
+		if live {
+			pid = r.pid
+		}
+		r.log.Debug().Str("event", "notify").Int("sender", d.pid).Int("pid", pid).
 			Msg("datagram refused: --notify-access=main takes only the child's own")
-		return
+		return asks
 	}
-	if s.phase != running {
-		return // from a run that has ended
+	if !live {
+		return asks // from a run that has ended
 	}
 	m := d.msg
 	if m.Status != nil {
-		s.log.Info().Str("event", "status").Int("pid", s.pid).Str("status", *m.Status).Msg("child status")
+		r.log.Info().Str("event", "status").Int("pid", r.pid).Str("status", *m.Status).Msg("child status")
 	}
 	if m.Reloading {
-		s.log.Info().Str("event", "reloading").Int("pid", s.pid).Msg("child is reloading")
+		r.log.Info().Str("event", "reloading").Int("pid", r.pid).Msg("child is reloading")
 	}
 	if m.Stopping {
-		s.log.Info().Str("event", "stopping").Int("pid", s.pid).Msg("child is stopping")
+		r.log.Info().Str("event", "stopping").Int("pid", r.pid).Msg("child is stopping")
 	}
 	if m.RestartReset {
-		s.backoff().Reset()
-		s.log.Info().Str("event", "restart-reset").Int("pid", s.pid).Msg("backoff reset by the child")
+		asks.resetBackoff = true
+		r.log.Info().Str("event", "restart-reset").Int("pid", r.pid).Msg("backoff reset by the child")
 	}
 	if m.ExtendTimeoutUSec != nil {
-		s.extendTimeout(usec(*m.ExtendTimeoutUSec))
+		if d := usec(*m.ExtendTimeoutUSec); stopping {
+			asks.extendStop, asks.extend = true, d
+		} else {
+			r.extendTimeout(d)
+		}
 	}
-	if s.stopping || s.forced != nil {
-		return // being stopped: readiness and the watchdog no longer count
+	if stopping {
+		return asks // being stopped: readiness and the watchdog no longer count
 	}
-	if m.Ready && !s.ready {
-		s.becameReady()
+	if m.Ready && !r.ready {
+		r.becameReady()
 	}
 	if m.WatchdogUSec != nil {
 		// The child changes its own watchdog period; 0 turns it off.
 		// Before READY=1 it only takes effect once the child is ready.
-		s.watchdogPeriod = usec(*m.WatchdogUSec)
-		s.watchdog.stop()
-		if s.watchdogPeriod > 0 && s.ready {
-			s.watchdog.set(s.watchdogPeriod)
+		r.period = usec(*m.WatchdogUSec)
+		r.watchdog.stop()
+		if r.period > 0 && r.ready {
+			r.watchdog.set(r.period)
 		}
 	}
-	if m.Watchdog && s.watchdogPeriod > 0 && s.ready {
-		s.watchdog.set(s.watchdogPeriod)
+	if m.Watchdog && r.period > 0 && r.ready {
+		r.watchdog.set(r.period)
 	}
 	if m.WatchdogTrigger {
-		s.watchdogFailed("the child asked for it (WATCHDOG=trigger)")
+		asks.stop = r.watchdogFailed("the child asked for it (WATCHDOG=trigger)")
 	}
+	return asks
 }
 
 // usec turns a protocol value in microseconds into a duration, saturating:
@@ -152,53 +257,39 @@ func usec(u uint64) time.Duration {
 }
 
 // extendTimeout: EXTEND_TIMEOUT_USEC= pushes the timeout of the current
-// phase (stop while being stopped, start until ready, runtime after) to no
-// sooner than d from now, as systemd does; it never shortens one.
-func (s *supervisor) extendTimeout(d time.Duration) {
-	a := &s.runtimeMax
-	switch {
-	case s.stopping || s.forced != nil:
-		a = &s.kill
-	case !s.ready:
-		a = &s.startTimeout
+// phase (start until ready, runtime after; the stop's is the cleanup's) to
+// no sooner than d from now, as systemd does; it never shortens one.
+func (r *readiness) extendTimeout(d time.Duration) {
+	a := &r.runtimeMax
+	if !r.ready {
+		a = &r.startTimeout
 	}
-	if a.on && time.Until(a.when) < d {
-		a.set(d)
-		if a == &s.kill && s.stopping {
-			s.stopDeadline = a.when
-		}
-	}
+	a.extend(d)
 }
 
-func (s *supervisor) onStartTimeout() {
-	s.log.Warn().Str("event", "timeout").Int("pid", s.pid).Dur("timeout_ms", s.cfg.timeoutStart).
+// onStartTimeout, onRuntimeMax and onWatchdog: an alarm rang. Each says
+// why in the log and how the child is to be stopped.
+func (r *readiness) onStartTimeout() *stopOrder {
+	r.startTimeout.on = false
+	r.log.Warn().Str("event", "timeout").Int("pid", r.pid).Dur("timeout_ms", r.cfg.timeoutStart).
 		Msg("no READY=1 within --timeout-start; stopping the child")
-	s.terminate(Timeout, s.cfg.killSignal)
+	return &stopOrder{Timeout, r.cfg.killSignal}
 }
 
-func (s *supervisor) onRuntimeMax() {
-	s.log.Warn().Str("event", "timeout").Int("pid", s.pid).Dur("timeout_ms", s.cfg.runtimeMax).
+func (r *readiness) onRuntimeMax() *stopOrder {
+	r.runtimeMax.on = false
+	r.log.Warn().Str("event", "timeout").Int("pid", r.pid).Dur("timeout_ms", r.cfg.runtimeMax).
 		Msg("child ran past --runtime-max; stopping it")
-	s.terminate(Timeout, s.cfg.killSignal)
+	return &stopOrder{Timeout, r.cfg.killSignal}
 }
 
-func (s *supervisor) watchdogFailed(why string) {
-	s.log.Warn().Str("event", "watchdog").Int("pid", s.pid).Dur("period_ms", s.watchdogPeriod).
+func (r *readiness) onWatchdog() *stopOrder {
+	r.watchdog.on = false
+	return r.watchdogFailed("no WATCHDOG=1 within the period")
+}
+
+func (r *readiness) watchdogFailed(why string) *stopOrder {
+	r.log.Warn().Str("event", "watchdog").Int("pid", r.pid).Dur("period_ms", r.period).
 		Str("reason", why).Msg("watchdog failed; stopping the child")
-	s.terminate(Watchdog, s.cfg.watchdogSignal)
-}
-
-// terminate stops the child on restart-run's own account (a timeout, the
-// watchdog, failed health checks); class is how the run will be classed,
-// whatever the child then dies of.
-func (s *supervisor) terminate(class Class, sig unix.Signal) {
-	if s.phase != running || s.forced != nil {
-		return
-	}
-	s.forced = &class
-	s.runEnded()
-	s.stopChild(sig)
-	if !s.kill.on {
-		s.kill.set(s.cfg.timeoutStop)
-	}
+	return &stopOrder{Watchdog, r.cfg.watchdogSignal}
 }

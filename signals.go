@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"slices"
@@ -77,4 +78,159 @@ func harmless(sig unix.Signal) bool {
 		return true
 	}
 	return false
+}
+
+// signalIn is the loop's side of the signals: their three channels, the
+// stop signal that came before the first start, and what has been logged
+// of the ones dropped, so that a flood never turns into a flood of lines.
+type signalIn struct {
+	chld, stop, other chan os.Signal
+	earlyStop         unix.Signal // the stop signal that came before the first start
+	dropped           int         // signals dropped in this pause (only the first is logged)
+	sigpipeSeen       bool        // SIGPIPE logged once: logging it may raise it again
+	sig32Seen         bool        // signal 32 logged once
+}
+
+// signalsBeforeStart handles the signals that came while restart-run was
+// starting up (they are caught from package initialisation on). A stop
+// request ends restart-run before anything is started, with the status of
+// a process killed by that signal; any other is dropped, as in a pause,
+// since no child runs to take it.
+func (s *supervisor) signalsBeforeStart() (status int, stop bool) {
+	for {
+		var sig unix.Signal
+		select {
+		case v := <-s.sig.stop:
+			sig = v.(unix.Signal)
+		case v := <-s.sig.other:
+			sig = v.(unix.Signal)
+		default:
+			return 0, false
+		}
+		switch {
+		case s.cfg.stopSignals.Has(sig):
+			s.log.Info().Str("event", "stop").Str("signal", signalName(sig)).
+				Msg("stop requested before the first start; nothing was started")
+			s.sig.earlyStop = sig
+			return 128 + int(sig), true
+		case sig != unix.SIGPIPE:
+			s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).
+				Msg("no child running yet; signal dropped")
+		}
+	}
+}
+
+// raiseOnExit is the signal restart-run should end itself by, or 0: SIGINT
+// or SIGQUIT when a stop by that signal (or Ctrl-C, Ctrl-\ in the terminal)
+// ended the child by it, or came before the first start (see reraise).
+func (s *supervisor) raiseOnExit() unix.Signal {
+	sig := s.sig.earlyStop
+	if s.attempt > 0 {
+		sig = 0
+		if s.end.stopping {
+			sig = s.last.Sig
+		}
+	}
+	if (sig == unix.SIGINT || sig == unix.SIGQUIT) && s.cfg.stopSignals.Has(sig) {
+		return sig
+	}
+	return 0
+}
+
+func (s *supervisor) onSignal(sig unix.Signal) {
+	if s.cfg.stopSignals.Has(sig) {
+		s.requestStop(sig)
+		return
+	}
+	switch sig {
+	case unix.SIGCHLD:
+		s.reap()
+	case unix.SIGPIPE:
+		// Our stderr's reader went away, or someone sent it: either way it
+		// must not kill the supervisor of a service that is still running.
+		// Logged once only: with stderr gone, the log line itself raises
+		// SIGPIPE again, and logging each would never end.
+		if !s.sig.sigpipeSeen {
+			s.sig.sigpipeSeen = true
+			s.log.Debug().Str("event", "signal").Str("signal", "SIGPIPE").Msg("SIGPIPE ignored")
+		}
+	case 32:
+		// Reserved for the C library's threads (glibc's SIGCANCEL): a Go
+		// child would die of it, a C one ignores it. Not forwarded, as
+		// dumb-init and tini, which cannot even catch it, do not.
+		if !s.sig.sig32Seen {
+			s.sig.sig32Seen = true
+			s.log.Warn().Str("event", "signal").Str("signal", signalName(sig)).
+				Msg("signal 32 is reserved for C libraries; not forwarded (further ones are not logged)")
+		}
+	case unix.SIGCONT:
+		if s.term.childStopped {
+			s.term.resume(s.child.pgid)
+			return
+		}
+		s.forward(sig)
+	case unix.SIGTSTP:
+		if s.term.tty != nil && s.phase != running {
+			// Ctrl-Z while restart-run holds the terminal between runs.
+			_ = unix.Kill(s.term.self, unix.SIGSTOP)
+			return
+		}
+		s.forward(sig)
+	default:
+		s.forward(sig)
+	}
+}
+
+// forward passes any other signal on to the child (to its process group
+// under --forward-to=group), or drops it when none runs.
+// While the child is being stopped (a stop request, or restart-run's own
+// kill for a timeout, the watchdog or health), a signal whose default action
+// would end or stop it is dropped: it could only cut a graceful shutdown
+// short (a SIGHUP that reaches a child busy with its SIGTERM kills it) or
+// freeze it until SIGKILL. systemd forwards nothing at all; tini forwards
+// everything; this keeps what is harmless (SIGCONT, SIGWINCH).
+func (s *supervisor) forward(sig unix.Signal) {
+	if s.phase == running && s.end.beingStopped() && !harmless(sig) {
+		s.log.Debug().Str("event", "signal").Str("signal", signalName(sig)).Int("pid", s.child.pid).
+			Msg("the child is being stopped; signal not forwarded")
+		return
+	}
+	if s.phase == running {
+		group := s.cfg.forwardTo == "group"
+		// As tini's "Passing signal" at -vvv: at debug, and zerolog builds
+		// nothing for a level that is off.
+		s.log.Debug().Str("event", "forward").Str("signal", signalName(sig)).Int("pid", s.child.pid).Bool("group", group).
+			Msg("signal passed on to the child")
+		s.signalTarget(sig, group)
+		return
+	}
+	// Only the first of a pause is logged: a flood of signals must not
+	// turn into a flood of log lines that crowds the others out of the log
+	// buffer.
+	if s.sig.dropped++; s.sig.dropped == 1 {
+		s.log.Info().Str("event", "signal").Str("signal", signalName(sig)).Msg("no child running; signal dropped (further ones in this pause are not logged)")
+	}
+}
+
+// signalChild sends sig to the main child, or to its whole process group
+// when group is set and --kill-mode is control-group.
+func (s *supervisor) signalChild(sig unix.Signal, group bool) {
+	s.signalTarget(sig, group && s.cfg.killMode == "control-group")
+}
+
+// signalTarget sends sig to the main child, or to its whole process group.
+func (s *supervisor) signalTarget(sig unix.Signal, group bool) {
+	target := s.child.pid
+	if group {
+		target = -s.child.pgid
+		// The child may have left the group (setsid, or a shell taking a
+		// group of its own; in a terminal the group is the sentinel's):
+		// then it is signalled on its own too, or a stop could never end.
+		if g, err := unix.Getpgid(s.child.pid); err == nil && g != s.child.pgid {
+			_ = unix.Kill(s.child.pid, sig)
+		}
+	}
+	if err := unix.Kill(target, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		s.log.Warn().Str("event", "signal").Str("signal", signalName(sig)).Int("pid", target).Err(err).Msg("cannot signal the child")
+	}
 }

@@ -456,32 +456,32 @@ func TestStopOneDeadline(t *testing.T) {
 func TestSignalsBeforeStart(t *testing.T) {
 	var log bytes.Buffer
 	cfg := &config{stopSignals: SignalList{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT}}
-	s := &supervisor{cfg: cfg, log: zerolog.New(&log), sigs: make(chan os.Signal, 4), sigStop: make(chan os.Signal, 4)}
+	s := &supervisor{cfg: cfg, log: zerolog.New(&log), sig: signalIn{other: make(chan os.Signal, 4), stop: make(chan os.Signal, 4)}}
 	if _, stop := s.signalsBeforeStart(); stop {
 		t.Fatal("a stop with no signal pending")
 	}
-	s.sigs <- syscall.SIGUSR1
-	s.sigs <- syscall.SIGPIPE
+	s.sig.other <- syscall.SIGUSR1
+	s.sig.other <- syscall.SIGPIPE
 	if _, stop := s.signalsBeforeStart(); stop {
 		t.Fatal("SIGUSR1 taken for a stop request")
 	}
-	if len(s.sigs) != 0 || !strings.Contains(log.String(), `"signal":"SIGUSR1"`) || strings.Contains(log.String(), "SIGPIPE") {
+	if len(s.sig.other) != 0 || !strings.Contains(log.String(), `"signal":"SIGUSR1"`) || strings.Contains(log.String(), "SIGPIPE") {
 		t.Errorf("SIGUSR1 not dropped and logged (SIGPIPE silently); log: %s", log.String())
 	}
-	s.sigs <- syscall.SIGHUP
-	s.sigStop <- syscall.SIGTERM
+	s.sig.other <- syscall.SIGHUP
+	s.sig.stop <- syscall.SIGTERM
 	status, stop := s.signalsBeforeStart()
 	if !stop || status != 143 {
 		t.Errorf("SIGTERM before the first start: stop %v, status %d; want a stop with 143", stop, status)
 	}
 	// --stop-signals=HUP: SIGTERM is dropped, SIGHUP stops.
 	cfg.stopSignals = SignalList{syscall.SIGHUP}
-	s.sigs, s.sigStop = make(chan os.Signal, 4), make(chan os.Signal, 4)
-	s.sigStop <- syscall.SIGTERM
+	s.sig.other, s.sig.stop = make(chan os.Signal, 4), make(chan os.Signal, 4)
+	s.sig.stop <- syscall.SIGTERM
 	if _, stop := s.signalsBeforeStart(); stop {
 		t.Error("SIGTERM taken for a stop request under --stop-signals=HUP")
 	}
-	s.sigs <- syscall.SIGHUP
+	s.sig.other <- syscall.SIGHUP
 	if status, stop := s.signalsBeforeStart(); !stop || status != 129 {
 		t.Errorf("SIGHUP under --stop-signals=HUP: stop %v, status %d; want a stop with 129", stop, status)
 	}
