@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -223,72 +222,6 @@ func (s *supervisor) onNotify(d notifyDatagram) {
 }
 
 func (s *supervisor) backoff() *Backoff { return &s.cfg.backoff }
-
-// reap is the only caller of wait4: any other waiter could take the main
-// child's status before we see it. It reaps every zombie, orphans included.
-func (s *supervisor) reap() {
-	var main, lostSentinel *unix.WaitStatus
-	lostPID := 0
-	resume := false
-	flags := unix.WNOHANG
-	if s.term.tty != nil {
-		flags |= unix.WUNTRACED // to follow Ctrl-Z
-	}
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, flags, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			s.end.noChildren = errors.Is(err, unix.ECHILD)
-			break
-		}
-		switch {
-		case pid == s.guard.pid() && pid != 0:
-			if !ws.Stopped() {
-				s.guard.ended(ws, s.child.pgid)
-			}
-		case ws.Stopped():
-			if pid == s.child.pid && s.child.pid != 0 {
-				s.term.childStoppedBy(ws.StopSignal())
-			}
-		case pid == s.child.pid && s.child.pid != 0:
-			main = &ws
-		case s.health.owns(pid):
-			s.healthSaid(s.health.exited(ws, s.checkable()))
-		case pid == s.term.sentinel && s.term.sentinel != 0:
-			interrupt, lost := s.term.sentinelEnded(ws, s.phase == running)
-			if interrupt {
-				s.onTerminalInterrupt()
-			}
-			if lost {
-				lostSentinel, lostPID = &ws, pid
-			}
-			// A run that ended earlier was waiting for the sentinel.
-			resume = s.phase == cleaning
-		}
-	}
-	if lostSentinel != nil && main == nil {
-		// Only now: had the child ended too, in this same reap, no
-		// successor would be needed.
-		s.term.sentinelLost(lostPID, *lostSentinel, s.child.pgid, s.end.stopping, s.end.forced != nil)
-	}
-	if g := s.guard.pid(); !s.end.noChildren && g != 0 && (main != nil || s.phase == cleaning) {
-		// The guard is a child for restart-run's whole life: the cleanup
-		// waits for every child but it.
-		s.end.noChildren = onlyChild(s.end.self, g)
-	}
-	switch {
-	case main != nil:
-		s.childEnded(*main)
-	case resume:
-		s.cleanup()
-	case s.phase == cleaning && s.term.sentinel == 0:
-		s.sweep() // orphans reparented since the last look
-		s.checkCleaned()
-	}
-}
 
 func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	code, sig := exitStatus(ws)
