@@ -125,7 +125,7 @@ func (s *supervisor) signalsBeforeStart() (status int, stop bool) {
 // ended the child by it, or came before the first start (see reraise).
 func (s *supervisor) raiseOnExit() unix.Signal {
 	sig := s.sig.earlyStop
-	if s.attempt > 0 {
+	if s.child.attempt > 0 {
 		sig = 0
 		if s.end.stopping {
 			sig = s.last.Sig

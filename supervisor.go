@@ -37,15 +37,19 @@ type supervisor struct {
 	guard     *guardKeeper   // ends the child's group if restart-run is killed
 	mem       handBack       // start-up memory, handed back once
 
-	phase phase
-	child struct {
-		pid, pgid int
-		started   time.Time
-	} // the main child (pid 0 when none runs) and its group, kept until it is empty
-	attempt  int // starts so far
+	phase    phase
+	child    childRun // the current run and its child
 	restarts int
 	last     Result // how the last run ended
 	pause    alarm  // the pause before a restart
+}
+
+// childRun is the current run: its number, its main child (pid 0 when none
+// runs) and the child's process group, kept until it is empty.
+type childRun struct {
+	attempt   int // starts so far
+	pid, pgid int
+	started   time.Time
 }
 
 func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervisor, error) {
@@ -167,19 +171,19 @@ func (s *supervisor) close() {
 // start execs the child once. Only the first start can fail outright; a
 // later failure to exec ends that start as exit code 127 or 126.
 func (s *supervisor) start() error {
-	s.attempt++
+	s.child.attempt++
 	pgid, tty := s.term.startRun()
 	s.guard.newRun(s.child.pgid)
 	pid, err := s.cmd.spawn(pgid, tty)
 	if err != nil {
 		s.term.startFailed()
 		ce := execError(s.cfg.argv[0], err)
-		if s.attempt == 1 {
-			s.log.Error().Str("event", "exit").Int("attempt", s.attempt).Int("exit_code", ce.status).
+		if s.child.attempt == 1 {
+			s.log.Error().Str("event", "exit").Int("attempt", s.child.attempt).Int("exit_code", ce.status).
 				Err(ce).Msg("cannot start the command")
 			return ce
 		}
-		s.log.Warn().Str("event", "exit").Int("pid", 0).Int("attempt", s.attempt).Int("exit_code", ce.status).
+		s.log.Warn().Str("event", "exit").Int("pid", 0).Int("attempt", s.child.attempt).Int("exit_code", ce.status).
 			Str("class", ExitCode.String()).Dur("runtime_ms", 0).Strs("command", s.cfg.argv).Err(ce).Msg("cannot start the command")
 		s.last = Result{Class: ExitCode, Code: ce.status}
 		s.backoff().Ran(0)
@@ -193,7 +197,7 @@ func (s *supervisor) start() error {
 	s.setGroup(pgid)
 	s.sig.dropped = 0
 	s.phase = running
-	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.attempt).
+	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.child.attempt).
 		Strs("command", s.cfg.argv).Msg("child started")
 	s.readiness.runStarted(pid, s.child.started)
 	s.health.runStarted(pid)
@@ -282,10 +286,10 @@ func (s *supervisor) decideNext() {
 		return
 	}
 	s.restarts++
-	s.readiness.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.attempt+1, s.last.Class))
+	s.readiness.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.child.attempt+1, s.last.Class))
 	// What led to the restart: the limiter's count in its window (this
 	// start included) against the burst, and the restarts so far.
-	ev := s.log.Info().Str("event", "restart").Dur("delay_ms", delay).Int("attempt", s.attempt+1).Str("reason", string(d.Why)).
+	ev := s.log.Info().Str("event", "restart").Dur("delay_ms", delay).Int("attempt", s.child.attempt+1).Str("reason", string(d.Why)).
 		Int("restarts", s.restarts).Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst)
 	if s.cfg.maxRestarts > 0 {
 		ev = ev.Int("max_restarts", s.cfg.maxRestarts)

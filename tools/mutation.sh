@@ -7,7 +7,9 @@
 #   tools/mutation.sh core
 #       The pure core (policy.go, limiter.go, the notify parser, the HTTP
 #       check's parsing, the flag types of flags.go, main.go's parsing and
-#       config.go's checks) against its fast unit tests alone. Fails below
+#       config.go's checks) and the components the loop drives (readiness,
+#       the cleaner, the terminal's sentinel reading, the alarm) against
+#       their fast unit tests alone. Fails below
 #       a kill rate of $MUTATION_FLOOR % (90).
 #       gremlins mutates whole files and tests only the mutants some test
 #       reaches, so the rest of those files (the notify socket, the fork
@@ -78,7 +80,8 @@ fi
 # tests that wait for a deadline (TestHTTPCheckAnswers, a 2 s stalled body;
 # TestHTTPCheckBadServers) stay out: each would add its wait to every
 # mutant. TestHTTPGet covers the same parsing on an in-memory connection.
-core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go)
+core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go
+  readiness.go cleanup.go terminal.go alarm.go)
 core_tests=(
   TestDecideTable TestDecidePrecedence TestClassify TestStatusList TestParseSignal
   TestSignalTypes
@@ -91,6 +94,10 @@ core_tests=(
   TestHTTPGet TestHTTPStatus TestHTTPHost TestHTTPCheck TestHTTPCheckHeadCap
   TestParse TestHelp TestFlagTypes TestConfigure TestRedactURL
   TestFlagSources TestOneDash TestStrayVariables TestIdleSettings
+  TestReadinessSimple TestReadinessNotify TestReadinessWatchdogPeriod TestReadinessStopOrders
+  TestReadinessExtend TestReadinessWhileStopping TestReadinessAccess TestUsecSaturates
+  TestCleanerStopDeadline TestCleanerForce TestCleanerSweep TestCleanerSweepGone
+  TestSentinelEnded TestTerminalRunsWithout
 )
 
 if [ "$mode" = core ]; then
