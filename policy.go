@@ -18,12 +18,13 @@ const (
 	Signal
 	Timeout
 	Watchdog
+	OOMKill // systemd's Result=oom-kill: the kernel's OOM killer, or --memory-max
 )
 
-var allClasses = []Class{Clean, ExitCode, Signal, Timeout, Watchdog}
+var allClasses = []Class{Clean, ExitCode, Signal, Timeout, Watchdog, OOMKill}
 
 func (c Class) String() string {
-	return [...]string{"clean", "exit-code", "signal", "timeout", "watchdog"}[c]
+	return [...]string{"clean", "exit-code", "signal", "timeout", "watchdog", "oom-kill"}[c]
 }
 
 // Policy is a --restart value: systemd's Restart= setting.
@@ -42,12 +43,14 @@ const (
 var allPolicies = []Policy{No, Always, OnSuccess, OnFailure, OnAbnormal, OnAbort, OnWatchdog}
 
 // restartTable is systemd's table of which class restarts under which policy
-// (service.c, unit_shall_restart and the Restart= documentation).
+// (service.c, service_shall_restart and the Restart= documentation):
+// on-failure is any result but success, on-abnormal any but success and
+// exit-code, on-abort signal (and core-dump, which is a signal here).
 var restartTable = map[Policy][]Class{
 	Always:     allClasses,
 	OnSuccess:  {Clean},
-	OnFailure:  {ExitCode, Signal, Timeout, Watchdog},
-	OnAbnormal: {Signal, Timeout, Watchdog},
+	OnFailure:  {ExitCode, Signal, Timeout, Watchdog, OOMKill},
+	OnAbnormal: {Signal, Timeout, Watchdog, OOMKill},
 	OnAbort:    {Signal},
 	OnWatchdog: {Watchdog},
 }
@@ -74,8 +77,9 @@ func (r Result) Status() int {
 // normally asked to stop.
 var cleanSignals = []unix.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE}
 
-// classify turns a raw end into a result. forced is Timeout or Watchdog when
-// restart-run itself killed the child for that reason; it wins over the status.
+// classify turns a raw end into a result. forced is Timeout, Watchdog or
+// OOMKill when restart-run itself killed the child for that reason, or when
+// the kernel's OOM killer did; it wins over the status.
 func classify(code int, sig unix.Signal, success StatusList, forced *Class) Result {
 	r := Result{Code: code, Sig: sig}
 	switch {

@@ -16,6 +16,7 @@ func TestDecideTable(t *testing.T) {
 		Signal:   {Always, OnFailure, OnAbnormal, OnAbort},
 		Timeout:  {Always, OnFailure, OnAbnormal},
 		Watchdog: {Always, OnFailure, OnAbnormal, OnWatchdog},
+		OOMKill:  {Always, OnFailure, OnAbnormal},
 	}
 	for _, c := range allClasses {
 		for _, p := range allPolicies {
@@ -80,7 +81,7 @@ func TestDecidePrecedence(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	success := mustList(t, "75 SIGUSR1")
-	timeout, watchdog := Timeout, Watchdog
+	timeout, watchdog, oom := Timeout, Watchdog, OOMKill
 	for _, tc := range []struct {
 		code   int
 		sig    unix.Signal
@@ -102,6 +103,9 @@ func TestClassify(t *testing.T) {
 		{-1, unix.SIGTERM, &timeout, Timeout, 143},
 		{0, 0, &watchdog, Watchdog, 0},
 		{-1, unix.SIGKILL, &watchdog, Watchdog, 137},
+		{-1, unix.SIGKILL, &oom, OOMKill, 137},
+		{-1, unix.SIGTERM, &oom, OOMKill, 143},
+		{-1, unix.SIGUSR1, &oom, OOMKill, 138},
 	} {
 		r := classify(tc.code, tc.sig, success, tc.forced)
 		if r.Class != tc.want || r.Status() != tc.status {
