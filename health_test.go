@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -583,14 +582,7 @@ while True: signal.pause()`
 // even when the server echoes our request back and the error quotes it.
 func TestHealthHTTPHidesCredentials(t *testing.T) {
 	u := oneConn(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for l := ""; l != "\r\n"; {
-			var err error
-			if l, err = br.ReadString('\n'); err != nil {
-				return
-			}
-			c.Write([]byte(l))
-		}
+		_ = readHead(c, func(l string) { c.Write([]byte(l)) })
 	})
 	basic := base64.StdEncoding.EncodeToString([]byte("admin:hunter2"))
 	r := startRR(t, nil, "--restart=no", "--log-level=debug", "--health-http=http://admin:hunter2@"+u.Host+"/",

@@ -142,12 +142,8 @@ func TestHTTPCheckAnswers(t *testing.T) {
 		{"60 KiB head", "HTTP/1.1 200 OK\r\n" + manyHeaders(60<<10) + "Content-Length: 2\r\n\r\nok", true},
 	} {
 		u := oneConn(t, func(c net.Conn) {
-			br := bufio.NewReader(c)
-			for l := ""; l != "\r\n"; {
-				var err error
-				if l, err = br.ReadString('\n'); err != nil {
-					return
-				}
+			if readHead(c, nil) != nil {
+				return
 			}
 			c.Write([]byte(tc.answer))
 			<-hold // never closes first
@@ -413,6 +409,22 @@ func TestHTTPHost(t *testing.T) {
 
 // oneConn listens on 127.0.0.1, hands the first connection to serve, and
 // returns the URL that reaches it; the listener closes when the test ends.
+// readHead reads a request's head from c, to the blank line, handing each
+// line (the blank one too) to each when it is not nil.
+func readHead(c net.Conn, each func(line string)) error {
+	br := bufio.NewReader(c)
+	for l := ""; l != "\r\n"; {
+		var err error
+		if l, err = br.ReadString('\n'); err != nil {
+			return err
+		}
+		if each != nil {
+			each(l)
+		}
+	}
+	return nil
+}
+
 func oneConn(t *testing.T, serve func(net.Conn)) *url.URL {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
