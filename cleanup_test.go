@@ -162,6 +162,13 @@ wait`)
 	if _, hit := c.signalled[orphan]; hit {
 		t.Error("the guard's pid was signalled as an orphan")
 	}
+	// An orphan that came since the group was signalled: it alone.
+	log.Reset()
+	c.signalled = map[int]unix.Signal{0: unix.SIGTERM}
+	c.sweep(pgid, 0)
+	if want := `"group":0,"orphans":1`; !strings.Contains(log.String(), want) {
+		t.Errorf("an orphan alone signalled: log lacks %s:\n%s", want, log)
+	}
 	// Time is up: SIGKILL for all.
 	c.killed = true
 	c.sweep(pgid, 0)
@@ -193,5 +200,37 @@ func TestCleanerSweepGone(t *testing.T) {
 	c.signalled = nil
 	if gone := c.sweep(pgid, 0); !gone || len(c.signalled) != 0 || log.Len() != 0 {
 		t.Errorf("a reaped group: gone %v, signalled %v, log %q; want gone, nothing signalled or said", gone, c.signalled, log)
+	}
+}
+
+// TestCleanerSweepStopped: a stopped leftover gets SIGCONT after the kill
+// signal, as systemd's kill_and_sigcont sends it: stopped, it would keep
+// SIGTERM pending until SIGKILL.
+func TestCleanerSweepStopped(t *testing.T) {
+	p := exec.Command("sleep", "1000")
+	p.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := p.Process.Pid
+	defer func() { _ = p.Process.Kill(); _ = p.Wait() }()
+	_ = unix.Kill(pid, unix.SIGSTOP)
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, unix.WUNTRACED, nil); err != nil || !ws.Stopped() {
+		t.Fatalf("sleep not stopped: %v %v", ws, err)
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	c, _ := newTestCleaner("control-group")
+	c.self, c.noChildren = pid, true
+	c.sweep(pid, 0)
+	if n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000); n != 1 || err != nil {
+		t.Fatalf("the stopped leftover did not end on SIGTERM within 10 s: %v", err)
+	}
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil || ws.Signal() != unix.SIGTERM {
+		t.Errorf("the leftover ended %v (%v), want by SIGTERM", ws, err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +233,28 @@ func TestReadinessAccess(t *testing.T) {
 	}
 	if got := r.onNotify(datagram(t, childPid, "RESTART_RESET=1"), true, false); !got.resetBackoff {
 		t.Errorf("RESTART_RESET=1 asked %+v, want a backoff reset", got)
+	}
+}
+
+// TestReadinessNoLimits: 0 for --timeout-start, --runtime-max and
+// --watchdog means none: no alarm is armed, at the start or at READY=1.
+func TestReadinessNoLimits(t *testing.T) {
+	r, _ := newTestReadiness(&config{notifyType: "notify"})
+	r.runStarted(childPid, time.Now())
+	disarmed(t, "start timeout with --timeout-start=0", &r.startTimeout)
+	r.onNotify(datagram(t, childPid, "READY=1"), true, false)
+	disarmed(t, "runtime max with --runtime-max=0", &r.runtimeMax)
+	disarmed(t, "watchdog with --watchdog=0", &r.watchdog)
+}
+
+// TestUsecEdge: the largest value that fits is taken as it is; one more
+// saturates.
+func TestUsecEdge(t *testing.T) {
+	edge := uint64(math.MaxInt64 / int64(time.Microsecond))
+	if got, want := usec(edge), time.Duration(edge)*time.Microsecond; got != want {
+		t.Errorf("usec(%d) = %d, want %d", edge, got, want)
+	}
+	if got := usec(edge + 1); got != math.MaxInt64 {
+		t.Errorf("usec(%d) = %d, want it saturated to %d", edge+1, got, int64(math.MaxInt64))
 	}
 }

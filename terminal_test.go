@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -56,5 +57,35 @@ func TestTerminalRunsWithout(t *testing.T) {
 	term.childStoppedBy(unix.SIGTSTP) // would stop the test were there a terminal
 	if !term.childStopped {
 		t.Error("runEnded with no terminal changed the Ctrl-Z state")
+	}
+}
+
+// TestChildStoppedBy: only job control's stops (SIGTSTP, SIGTTIN, SIGTTOU)
+// of the child make restart-run stop too; a SIGSTOP from someone else does
+// not. A sleep of the test's stands in for restart-run, to be stopped.
+func TestChildStoppedBy(t *testing.T) {
+	p := exec.Command("sleep", "1000")
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := p.Process.Pid
+	defer func() { _ = p.Process.Kill(); _ = p.Wait() }()
+	term := terminalRuns{log: zerolog.Nop(), self: pid, tty: &terminal{fd: -1}}
+	for _, sig := range []unix.Signal{unix.SIGSTOP, unix.SIGUSR1} {
+		if term.childStoppedBy(sig); term.childStopped {
+			t.Errorf("a child stopped by %v made restart-run stop", sig)
+		}
+	}
+	for _, sig := range []unix.Signal{unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU} {
+		term.childStopped = false
+		if term.childStoppedBy(sig); !term.childStopped {
+			t.Errorf("a child stopped by %v: restart-run does not stop", sig)
+			continue
+		}
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(pid, &ws, unix.WUNTRACED, nil); err != nil || !ws.Stopped() {
+			t.Fatalf("after %v restart-run's stand-in is not stopped: %v %v", sig, ws, err)
+		}
+		_ = unix.Kill(pid, unix.SIGCONT)
 	}
 }

@@ -95,9 +95,10 @@ core_tests=(
   TestParse TestHelp TestFlagTypes TestConfigure TestRedactURL
   TestFlagSources TestOneDash TestStrayVariables TestIdleSettings
   TestReadinessSimple TestReadinessNotify TestReadinessWatchdogPeriod TestReadinessStopOrders
-  TestReadinessExtend TestReadinessWhileStopping TestReadinessAccess TestUsecSaturates
-  TestCleanerStopDeadline TestCleanerForce TestCleanerSweep TestCleanerSweepGone
-  TestSentinelEnded TestTerminalRunsWithout
+  TestReadinessExtend TestReadinessWhileStopping TestReadinessAccess TestReadinessNoLimits
+  TestUsecSaturates TestUsecEdge
+  TestCleanerStopDeadline TestCleanerForce TestCleanerSweep TestCleanerSweepGone TestCleanerSweepStopped
+  TestSentinelEnded TestTerminalRunsWithout TestChildStoppedBy
 )
 
 if [ "$mode" = core ]; then
