@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -173,9 +175,8 @@ wait`)
 	c.killed = true
 	c.sweep(pgid, 0)
 	for name, fd := range ends {
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000)
-		if n != 1 || err != nil {
-			t.Errorf("the %s did not end on SIGKILL within 10 s: %v", name, err)
+		if err := pidfdEnded(fd, 10*time.Second); err != nil {
+			t.Errorf("the %s did not end on SIGKILL: %v", name, err)
 		}
 	}
 }
@@ -227,10 +228,30 @@ func TestCleanerSweepStopped(t *testing.T) {
 	c, _ := newTestCleaner("control-group")
 	c.self, c.noChildren = pid, true
 	c.sweep(pid, 0)
-	if n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000); n != 1 || err != nil {
-		t.Fatalf("the stopped leftover did not end on SIGTERM within 10 s: %v", err)
+	if err := pidfdEnded(fd, 10*time.Second); err != nil {
+		t.Fatalf("the stopped leftover did not end on SIGTERM: %v", err)
 	}
 	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil || ws.Signal() != unix.SIGTERM {
 		t.Errorf("the leftover ended %v (%v), want by SIGTERM", ws, err)
+	}
+}
+
+// pidfdEnded waits until the process of pidfd fd has ended, for at most
+// within.
+func pidfdEnded(fd int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("still running after %v", within)
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+		switch {
+		case errors.Is(err, unix.EINTR):
+		case err != nil:
+			return err
+		case n == 1:
+			return nil
+		}
 	}
 }
