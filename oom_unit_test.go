@@ -11,11 +11,13 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // Unit tests of the OOM kill detection: reading the counter's text, finding
 // the counter's file from /proc/self/cgroup and /proc/self/mountinfo, and
-// the component driven with a counter file of the test's own.
+// the component and the supervisor's classification driven with a counter
+// file of the test's own. The end-to-end tests are in oom_test.go.
 
 func TestOOMParseKills(t *testing.T) {
 	for _, tc := range []struct {
@@ -234,6 +236,48 @@ func TestOOMWatch(t *testing.T) {
 	none.runStarted()
 	if none.file != "" || none.killedByOOM() {
 		t.Errorf("watch with no readable file: %+v, killedByOOM %v", none, none.killedByOOM())
+	}
+}
+
+// TestOOMClassifyEnd drives the supervisor's classification of an end with
+// a counter file of the test's own.
+func TestOOMClassifyEnd(t *testing.T) {
+	timeout := Timeout
+	for _, tc := range []struct {
+		name   string
+		grow   bool
+		forced *Class
+		code   int
+		sig    unix.Signal
+		want   Class
+		oom    bool
+		cfg    config
+	}{
+		{"SIGKILL, counter grew", true, nil, -1, unix.SIGKILL, OOMKill, true, config{}},
+		{"SIGKILL, counter unchanged", false, nil, -1, unix.SIGKILL, Signal, false, config{}},
+		{"restart-run's own kill wins", true, &timeout, -1, unix.SIGKILL, Timeout, false, config{}},
+		{"another signal, counter grew", true, nil, -1, unix.SIGSEGV, Signal, false, config{}},
+		{"SIGTERM, counter grew", true, nil, -1, unix.SIGTERM, Clean, false, config{}},
+		{"exit code, counter grew", true, nil, 1, 0, ExitCode, false, config{}},
+		{"SIGKILL in --success-exit-status, counter grew", true, nil, -1, unix.SIGKILL, OOMKill, true,
+			config{lists: Lists{Success: mustList(t, "SIGKILL")}}},
+		{"SIGKILL in --success-exit-status, counter unchanged", false, nil, -1, unix.SIGKILL, Clean, false,
+			config{lists: Lists{Success: mustList(t, "SIGKILL")}}},
+	} {
+		c := newCounterFile(t, 0)
+		s := &supervisor{cfg: &tc.cfg, oom: oomWatch{file: c.path}}
+		s.oom.runStarted()
+		s.end.forced = tc.forced
+		if tc.grow {
+			c.set(1)
+		}
+		r, oom := s.classifyEnd(tc.code, tc.sig)
+		if r.Class != tc.want || oom != tc.oom {
+			t.Errorf("%s: class %s, oom %v; want %s, %v", tc.name, r.Class, oom, tc.want, tc.oom)
+		}
+		if r.Code != tc.code || r.Sig != tc.sig {
+			t.Errorf("%s: result %+v keeps not the child's status (%d, %s)", tc.name, r, tc.code, tc.sig)
+		}
 	}
 }
 
