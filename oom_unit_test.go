@@ -203,12 +203,6 @@ func TestOOMWatch(t *testing.T) {
 	if w.killedByOOM() {
 		t.Error("killedByOOM from a counter that no longer reads")
 	}
-	if err := os.Remove(c.path); err != nil {
-		t.Fatal(err)
-	}
-	if w.killedByOOM() {
-		t.Error("killedByOOM from a counter file that has gone")
-	}
 
 	// A start that could not read the counter: no kill can be told, even
 	// if the file reads again later.
@@ -223,20 +217,46 @@ func TestOOMWatch(t *testing.T) {
 	cut := "oom_kill 12"
 	pad := strings.Repeat("x 0\n", 200)[:512-len(cut)-1] + "\n"
 	c.write(pad + cut + "34\n")
-	if n, ok := readOOMKills(c.path); ok {
+	if n, ok := readOOMKills(w.fd); ok {
 		t.Errorf("readOOMKills read %d from a file longer than its buffer", n)
 	}
 	c.write(strings.Repeat("x 0\n", 100) + "oom_kill 1\n") // within the buffer
-	if n, ok := readOOMKills(c.path); n != 1 || !ok {
+	if n, ok := readOOMKills(w.fd); n != 1 || !ok {
 		t.Errorf("readOOMKills = %d, %v from a file within its buffer, want 1", n, ok)
 	}
 
-	// Nothing readable: the component does nothing.
-	none := watchOOM([]string{filepath.Join(dir, "missing")})
+	// The file stays open for restart-run's life, and no child gets it.
+	fd := w.fd
+	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
+		t.Errorf("the counter's descriptor: flags %#x, %v; want close-on-exec", flags, err)
+	}
+	w.close()
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil || w.file != "" || w.killedByOOM() {
+		t.Errorf("after close: descriptor %d still open (%v), or watch %+v", fd, err, w)
+	}
+
+	// Nothing readable: the component does nothing, and keeps no
+	// descriptor of the files it tried.
+	before := openFiles(t)
+	none := watchOOM([]string{filepath.Join(dir, "missing"), garbage})
 	none.runStarted()
 	if none.file != "" || none.killedByOOM() {
 		t.Errorf("watch with no readable file: %+v, killedByOOM %v", none, none.killedByOOM())
 	}
+	none.close()
+	if after := openFiles(t); after != before {
+		t.Errorf("%d descriptors open after watching nothing, %d before", after, before)
+	}
+}
+
+// openFiles is the number of descriptors the test process has open.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
 
 // TestOOMClassifyEnd drives the supervisor's classification of an end with
@@ -265,7 +285,7 @@ func TestOOMClassifyEnd(t *testing.T) {
 			config{lists: Lists{Success: mustList(t, "SIGKILL")}}},
 	} {
 		c := newCounterFile(t, 0)
-		s := &supervisor{cfg: &tc.cfg, oom: oomWatch{file: c.path}}
+		s := &supervisor{cfg: &tc.cfg, oom: watchOOM([]string{c.path})}
 		s.oom.runStarted()
 		s.end.forced = tc.forced
 		if tc.grow {
@@ -278,6 +298,7 @@ func TestOOMClassifyEnd(t *testing.T) {
 		if r.Code != tc.code || r.Sig != tc.sig {
 			t.Errorf("%s: result %+v keeps not the child's status (%d, %s)", tc.name, r, tc.code, tc.sig)
 		}
+		s.oom.close()
 	}
 }
 
@@ -298,8 +319,10 @@ func TestOOMWatchLogs(t *testing.T) {
 		t.Errorf("logged %v for watch %+v; want event oom at debug naming the file", e, w)
 	}
 	t.Logf("on this machine: %s", lines[0])
+	w.close()
 	buf.Reset()
-	newOOMWatch(zerolog.New(&buf).Level(zerolog.InfoLevel))
+	w = newOOMWatch(zerolog.New(&buf).Level(zerolog.InfoLevel))
+	w.close()
 	if buf.Len() != 0 {
 		t.Errorf("newOOMWatch logged above debug: %s", buf.String())
 	}

@@ -163,11 +163,12 @@ func (s *supervisor) run() int {
 	return s.last.Status()
 }
 
-// close removes the notify socket and ends the guard; restart-run is about
-// to exit.
+// close removes the notify socket, ends the guard and closes the OOM
+// counter; restart-run is about to exit.
 func (s *supervisor) close() {
 	s.readiness.close()
 	s.guard.close()
+	s.oom.close()
 }
 
 // start execs the child once. Only the first start can fail outright; a
@@ -275,8 +276,8 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 // calls that end Result=oom-kill. A reason of restart-run's own for
 // killing the child (a timeout, the watchdog) wins, and the counter is
 // then not read. --success-exit-status does not make an OOM kill clean;
-// the prevent and force lists see its status, 137, in decide, as any
-// other.
+// the prevent and force lists see its signal, SIGKILL, in decide, as
+// for any other end.
 func (s *supervisor) classifyEnd(code int, sig unix.Signal) (r Result, oom bool) {
 	forced := s.end.forced
 	if sig == unix.SIGKILL && forced == nil && s.oom.killedByOOM() {
