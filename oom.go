@@ -25,15 +25,19 @@ import (
 // each look is one pread: a third of the time of an open, a read and a
 // close.
 type oomWatch struct {
-	file  string // the counter's file, "" where none could be read
-	fd    int    // file, open; only when file is set
-	start uint64 // the count at the start of the current run
-	known bool   // start was read at the start of the current run
+	log   zerolog.Logger
+	file  string   // the counter's file, "" where none could be read
+	fd    int      // file, open; only when file is set
+	tried []string // the files looked at, where none could be read
+	start uint64   // the count at the start of the current run
+	known bool     // start was read at the start of the current run
 }
 
-// newOOMWatch finds the counter of restart-run's own cgroup, once, and
-// says at debug level which file it watches, or that none is readable
-// (then kernel OOM kills stay class signal, and nothing else is logged).
+// newOOMWatch finds the counter of restart-run's own cgroup, once. It
+// logs nothing: what it found is said at debug level when it matters,
+// when the child dies of SIGKILL (killedByOOM). A line at start-up would
+// be one more line of every one-shot run at debug, which restart-run
+// keeps to start, exit and done.
 func newOOMWatch(log zerolog.Logger) oomWatch {
 	cgroup, err1 := os.ReadFile("/proc/self/cgroup")
 	mounts, err2 := os.ReadFile("/proc/self/mountinfo")
@@ -42,14 +46,7 @@ func newOOMWatch(log zerolog.Logger) oomWatch {
 		files = oomCounterFiles(string(cgroup), string(mounts))
 	}
 	w := watchOOM(files)
-	if w.file == "" {
-		log.Debug().Str("event", "oom").Strs("tried", files).
-			Msg("no oom_kill counter readable: a kernel OOM kill of the child will be class signal")
-		return w
-	}
-	n, _ := readOOMKills(w.fd)
-	log.Debug().Str("event", "oom").Str("file", w.file).Uint64("oom_kill", n).
-		Msg("watching the oom_kill counter of restart-run's cgroup")
+	w.log = log
 	return w
 }
 
@@ -66,14 +63,14 @@ func watchOOM(files []string) oomWatch {
 		}
 		unix.Close(fd)
 	}
-	return oomWatch{}
+	return oomWatch{tried: files}
 }
 
 // close closes the counter's file; restart-run is about to exit.
 func (w *oomWatch) close() {
 	if w.file != "" {
 		unix.Close(w.fd)
-		*w = oomWatch{}
+		*w = oomWatch{log: w.log}
 	}
 }
 
@@ -89,13 +86,31 @@ func (w *oomWatch) runStarted() {
 // killedByOOM reports whether the counter grew since the run started; the
 // supervisor asks only when the child died of SIGKILL. Another process of
 // the cgroup killed by the OOM killer at the same time counts as well: the
-// counter does not say whom it killed.
+// counter does not say whom it killed. It says at debug level what the
+// counter said, or why there is no answer.
 func (w *oomWatch) killedByOOM() bool {
+	ev := w.log.Debug().Str("event", "oom")
+	if w.file == "" {
+		ev.Strs("tried", w.tried).Msg("no oom_kill counter readable: an OOM kill cannot be told from another SIGKILL")
+		return false
+	}
+	ev = ev.Str("file", w.file)
 	if !w.known {
+		ev.Msg("the oom_kill counter could not be read at the start of the run")
 		return false
 	}
 	n, ok := readOOMKills(w.fd)
-	return ok && n > w.start
+	if !ok {
+		ev.Msg("the oom_kill counter could not be read")
+		return false
+	}
+	ev = ev.Uint64("oom_kill_at_start", w.start).Uint64("oom_kill", n)
+	if n > w.start {
+		ev.Msg("the oom_kill counter grew during the run")
+		return true
+	}
+	ev.Msg("the oom_kill counter did not grow during the run")
+	return false
 }
 
 // readOOMKills reads the oom_kill count from the open file fd, from its

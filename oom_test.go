@@ -38,10 +38,10 @@ func TestOOMKernelKill(t *testing.T) {
 	args := append([]string{"-c", `echo $$ > "$1" && shift && exec "$@"`, "sh", procs,
 		rrBin(t), "--log-level=debug", "--restart=no", "--"}, child("alloc", "1024")...)
 	r := startCmd(t, exec.Command("sh", args...))
-	if w := r.next("oom"); w.str("file") != filepath.Join(dir, "memory.events") {
-		t.Errorf("oom event %v; want it to watch %s", w, filepath.Join(dir, "memory.events"))
-	}
 	r.next("start")
+	if w := r.next("oom"); w.str("file") != filepath.Join(dir, "memory.events") || w.num("oom_kill") <= w.num("oom_kill_at_start") {
+		t.Errorf("oom event %v; want the counter of %s, grown", w, filepath.Join(dir, "memory.events"))
+	}
 	exit := r.next("exit")
 	if exit.str("class") != "oom-kill" || exit["oom_kill"] != true || exit.num("exit_code") != 137 ||
 		exit.str("signal") != "SIGKILL" || exit.str("level") != "warn" {
@@ -55,16 +55,16 @@ func TestOOMKernelKill(t *testing.T) {
 // TestOOMOutsideKill: a SIGKILL sent to the child by someone else, with no
 // OOM kill in restart-run's cgroup, stays class signal, and the exit line
 // says nothing of the OOM killer. Where the counter is readable (the oom
-// event names it), this guards the comparison; elsewhere, that nothing
-// changes without one.
+// debug line before the exit names it), this guards the comparison;
+// elsewhere, that nothing changes without one.
 func TestOOMOutsideKill(t *testing.T) {
 	t.Parallel()
 	r := startRR(t, nil, append([]string{"--log-level=debug", "--restart=no", "--"}, child("wait")...)...)
-	w := r.next("oom")
 	pid, _ := strconv.Atoi(r.line("ready")[0])
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 %d: %v", pid, err)
 	}
+	w := r.next("oom")
 	exit := r.next("exit")
 	if _, said := exit["oom_kill"]; said || exit.str("class") != "signal" || exit.num("exit_code") != 137 || exit.str("signal") != "SIGKILL" {
 		t.Errorf("exit %v; want class signal, exit_code 137, signal SIGKILL, no oom_kill; log:\n%s", exit, r.logText())
@@ -73,6 +73,9 @@ func TestOOMOutsideKill(t *testing.T) {
 		t.Errorf("restart-run exited %d, want 137", st)
 	}
 	if f := w.str("file"); f != "" {
+		if w.num("oom_kill") != w.num("oom_kill_at_start") {
+			t.Errorf("oom event %v: the counter grew; did the kernel kill something else in this cgroup?", w)
+		}
 		t.Logf("the counter was watched: %s", f)
 	} else {
 		t.Logf("no counter readable here (tried %v): only the path without one was run", w.strs("tried"))

@@ -302,28 +302,79 @@ func TestOOMClassifyEnd(t *testing.T) {
 	}
 }
 
-// TestOOMWatchLogs: at start-up, one debug line says which counter is
-// watched, or that none is readable, on whatever machine runs the test.
+// TestOOMWatchLogs: finding the counter logs nothing; each time the
+// supervisor asks about a SIGKILL, one debug line says what the counter
+// said, or why there is no answer.
 func TestOOMWatchLogs(t *testing.T) {
 	var buf bytes.Buffer
-	w := newOOMWatch(zerolog.New(&buf).Level(zerolog.DebugLevel))
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("newOOMWatch logged %d lines, want 1: %s", len(lines), buf.String())
+	logged := func() []event {
+		t.Helper()
+		var es []event
+		for l := range strings.Lines(buf.String()) {
+			var e event
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("%q: %v", l, err)
+			}
+			es = append(es, e)
+		}
+		buf.Reset()
+		return es
 	}
-	var e event
-	if err := json.Unmarshal([]byte(lines[0]), &e); err != nil {
-		t.Fatal(err)
+	log := zerolog.New(&buf).Level(zerolog.DebugLevel)
+
+	w := newOOMWatch(log)
+	if es := logged(); len(es) != 0 {
+		t.Errorf("newOOMWatch logged %v; want nothing until a SIGKILL", es)
 	}
-	if e.str("event") != "oom" || e.str("level") != "debug" || e.str("file") != w.file {
-		t.Errorf("logged %v for watch %+v; want event oom at debug naming the file", e, w)
-	}
-	t.Logf("on this machine: %s", lines[0])
+	t.Logf("on this machine: file %q, tried %q", w.file, w.tried)
 	w.close()
-	buf.Reset()
-	w = newOOMWatch(zerolog.New(&buf).Level(zerolog.InfoLevel))
+
+	c := newCounterFile(t, 3)
+	w = watchOOM([]string{c.path})
+	w.log = log
+	w.runStarted()
+	for _, grow := range []bool{false, true} {
+		if grow {
+			c.set(5)
+		}
+		w.killedByOOM()
+		es := logged()
+		if len(es) != 1 || es[0].str("event") != "oom" || es[0].str("level") != "debug" || es[0].str("file") != c.path ||
+			es[0].num("oom_kill_at_start") != 3 || es[0].num("oom_kill") != float64(3+2*btoi(grow)) {
+			t.Errorf("grown %v: logged %v; want one oom line at debug with the file, oom_kill_at_start 3 and oom_kill", grow, es)
+		}
+	}
+	c.write("garbage\n")
+	w.runStarted()
+	w.killedByOOM()
+	if es := logged(); len(es) != 1 || es[0].str("file") != c.path || es[0]["oom_kill"] != nil {
+		t.Errorf("unreadable at the start: logged %v; want one line with the file and no count", es)
+	}
 	w.close()
+
+	missing := filepath.Join(t.TempDir(), "memory.events")
+	none := watchOOM([]string{missing})
+	none.log = log
+	none.runStarted()
+	none.killedByOOM()
+	if es := logged(); len(es) != 1 || es[0].str("event") != "oom" || es[0].str("level") != "debug" ||
+		!slices.Equal(es[0].strs("tried"), []string{missing}) {
+		t.Errorf("no counter: logged %v; want one oom line at debug with the files tried", es)
+	}
+
+	w = watchOOM([]string{c.path})
+	w.log = zerolog.New(&buf).Level(zerolog.InfoLevel)
+	w.runStarted()
+	w.killedByOOM()
 	if buf.Len() != 0 {
-		t.Errorf("newOOMWatch logged above debug: %s", buf.String())
+		t.Errorf("logged above debug: %s", buf.String())
 	}
+	w.close()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
