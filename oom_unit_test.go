@@ -52,9 +52,9 @@ func TestOOMParseProcCgroup(t *testing.T) {
 		v2, v1     string
 	}{
 		{"v2", "0::/user.slice/user-1000.slice/session-3.scope\n", "/user.slice/user-1000.slice/session-3.scope", ""},
-		{"v1", "12:pids:/\n4:memory:/process_api/4c5a\n3:cpu,cpuacct:/\n1:name=systemd:/init.scope\n", "", "/process_api/4c5a"},
+		{"v1", "12:pids:/\n4:memory:/batch/job-7\n3:cpu,cpuacct:/\n1:name=systemd:/init.scope\n", "", "/batch/job-7"},
 		{"v1, memory with others", "7:cpuacct,memory,cpu:/docker/abc\n", "", "/docker/abc"},
-		{"hybrid", "9:name=systemd:/\n4:memory:/process_api/4c5a\n1:cpu:/\n0::/\n", "/", "/process_api/4c5a"},
+		{"hybrid", "9:name=systemd:/\n4:memory:/batch/job-7\n1:cpu:/\n0::/\n", "/", "/batch/job-7"},
 		{"container, cgroup namespace", "0::/\n", "/", ""},
 		{"colon in the path", "0::/a:b\n", "/a:b", ""},
 		{"memory named only as a part", "5:memoryless:/x\n6:name=memory2:/y\n", "", ""},
@@ -119,10 +119,10 @@ func TestOOMCounterFiles(t *testing.T) {
 	}{
 		{"v2", "0::/system.slice/app.service\n", mountsV2,
 			[]string{"/sys/fs/cgroup/system.slice/app.service/memory.events"}},
-		{"v1", "4:memory:/process_api/4c5a\n1:cpu:/\n", mountsV1,
-			[]string{"/sys/fs/cgroup/memory/process_api/4c5a/memory.oom_control"}},
-		{"hybrid: v2 first, then v1", "4:memory:/process_api/4c5a\n1:cpu:/\n0::/\n", mountsHybrid,
-			[]string{"/sys/fs/cgroup/unified/memory.events", "/sys/fs/cgroup/memory/process_api/4c5a/memory.oom_control"}},
+		{"v1", "4:memory:/batch/job-7\n1:cpu:/\n", mountsV1,
+			[]string{"/sys/fs/cgroup/memory/batch/job-7/memory.oom_control"}},
+		{"hybrid: v2 first, then v1", "4:memory:/batch/job-7\n1:cpu:/\n0::/\n", mountsHybrid,
+			[]string{"/sys/fs/cgroup/unified/memory.events", "/sys/fs/cgroup/memory/batch/job-7/memory.oom_control"}},
 		{"container with a cgroup namespace", "0::/\n", mountsV2,
 			[]string{"/sys/fs/cgroup/memory.events"}},
 		{"container without one, v1", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n", mountsDockerV1,
