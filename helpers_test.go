@@ -315,6 +315,20 @@ func helper(args []string) int {
 		}
 		say("ready %d", os.Getpid())
 		sleepForever()
+	case "alloc": // alloc MIB: offer itself to the OOM killer first, say "ready PID", take MIB MiB touching every page, say "survived", exit 3
+		_ = os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
+		say("ready %d", os.Getpid())
+		mib, _ := strconv.Atoi(args[1])
+		var kept [][]byte
+		for range mib {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			kept = append(kept, b)
+		}
+		say("survived %d", len(kept))
+		return 3
 	case "report": // print what the child inherited, as JSON
 		fds := map[string]string{}
 		ents, _ := os.ReadDir("/proc/self/fd")

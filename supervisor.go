@@ -36,6 +36,7 @@ type supervisor struct {
 	term      terminalRuns   // the terminal and its sentinel
 	guard     *guardKeeper   // ends the child's group if restart-run is killed
 	mem       handBack       // start-up memory, handed back once
+	oom       oomWatch       // the oom_kill counter of restart-run's cgroup
 
 	phase    phase
 	child    childRun // the current run and its child
@@ -73,6 +74,7 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 		term:   terminalRuns{log: log, stops: cfg.stopSignals, self: self, tty: openTerminal()},
 		guard:  newGuardKeeper(cfg, log, self),
 		mem:    handBack{log: log},
+		oom:    newOOMWatch(log),
 	}
 	r, env, err := newReadiness(cfg, log, self)
 	if err != nil {
@@ -161,11 +163,12 @@ func (s *supervisor) run() int {
 	return s.last.Status()
 }
 
-// close removes the notify socket and ends the guard; restart-run is about
-// to exit.
+// close removes the notify socket, ends the guard and closes the OOM
+// counter; restart-run is about to exit.
 func (s *supervisor) close() {
 	s.readiness.close()
 	s.guard.close()
+	s.oom.close()
 }
 
 // start execs the child once. Only the first start can fail outright; a
@@ -174,6 +177,7 @@ func (s *supervisor) start() error {
 	s.child.attempt++
 	pgid, tty := s.term.startRun()
 	s.guard.newRun(s.child.pgid)
+	s.oom.runStarted()
 	pid, err := s.cmd.spawn(pgid, tty)
 	if err != nil {
 		s.term.startFailed()
@@ -230,10 +234,11 @@ func (s *supervisor) backoff() *Backoff { return &s.cfg.backoff }
 func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	code, sig := exitStatus(ws)
 	ran := time.Since(s.child.started)
-	s.last = classify(code, sig, s.cfg.lists.Success, s.end.forced)
-	// A failure (any class but clean: a crash, an OOM kill's SIGKILL, a
-	// timeout) is a warning, so that --log-level=warn shows a crash loop;
-	// a clean end is news only where restarts are (see quiet).
+	var oom bool
+	s.last, oom = s.classifyEnd(code, sig)
+	// A failure (any class but clean: a crash, an OOM kill, a timeout) is
+	// a warning, so that --log-level=warn shows a crash loop; a clean end
+	// is news only where restarts are (see quiet).
 	ev := s.log.Warn()
 	if s.last.Class == Clean {
 		ev = s.quiet()
@@ -242,7 +247,11 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	if sig != 0 {
 		ev = ev.Str("signal", signalName(sig))
 	}
-	ev.Str("class", s.last.Class.String()).Dur("runtime_ms", ran).Strs("command", s.cfg.argv).Msg("child exited")
+	msg := "child exited"
+	if oom {
+		ev, msg = ev.Bool("oom_kill", true), "child killed by the kernel's OOM killer"
+	}
+	ev.Str("class", s.last.Class.String()).Dur("runtime_ms", ran).Strs("command", s.cfg.argv).Msg(msg)
 	s.child.pid = 0
 	s.end.kill.stop()
 	s.runEnded()
@@ -259,6 +268,23 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 		return
 	}
 	s.cleanup()
+}
+
+// classifyEnd classifies the child's end. A SIGKILL is class oom-kill
+// (and oom true) when the oom_kill counter of restart-run's cgroup grew
+// during the run: the kernel's OOM killer kills with SIGKILL, and systemd
+// calls that end Result=oom-kill. A reason of restart-run's own for
+// killing the child (a timeout, the watchdog) wins, and the counter is
+// then not read. --success-exit-status does not make an OOM kill clean;
+// the prevent and force lists see its signal, SIGKILL, in decide, as
+// for any other end.
+func (s *supervisor) classifyEnd(code int, sig unix.Signal) (r Result, oom bool) {
+	forced := s.end.forced
+	if sig == unix.SIGKILL && forced == nil && s.oom.killedByOOM() {
+		c := OOMKill
+		forced, oom = &c, true
+	}
+	return classify(code, sig, s.cfg.lists.Success, forced), oom
 }
 
 // decideNext applies the restart decision, --max-restarts and the start
