@@ -81,7 +81,7 @@ fi
 # TestHTTPCheckBadServers) stay out: each would add its wait to every
 # mutant. TestHTTPGet covers the same parsing on an in-memory connection.
 core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go
-  readiness.go cleanup.go terminal.go alarm.go)
+  readiness.go cleanup.go terminal.go alarm.go oom.go)
 core_tests=(
   TestDecideTable TestDecidePrecedence TestClassify TestStatusList TestParseSignal
   TestSignalTypes
@@ -99,6 +99,8 @@ core_tests=(
   TestUsecSaturates TestUsecEdge
   TestCleanerStopDeadline TestCleanerForce TestCleanerSweep TestCleanerSweepGone TestCleanerSweepStopped
   TestSentinelEnded TestTerminalRunsWithout TestChildStoppedBy
+  TestOOMParseKills TestOOMParseProcCgroup TestOOMParseMountinfo TestOOMCounterFiles TestOOMWatch
+  TestOOMClassifyEnd TestOOMWatchLogs
 )
 
 if [ "$mode" = core ]; then
