@@ -37,17 +37,18 @@ type supervisor struct {
 	guard     *guardKeeper   // ends the child's group if restart-run is killed
 	mem       handBack       // start-up memory, handed back once
 
-	phase    phase
-	child    childRun // the current run and its child
-	restarts int
-	last     Result // how the last run ended
-	pause    alarm  // the pause before a restart
+	phase phase
+	child childRun // the current run and its child
+	last  Result   // how the last run ended
+	pause alarm    // the pause before a restart
 }
 
 // childRun is the current run: its number, its main child (pid 0 when none
-// runs) and the child's process group, kept until it is empty.
+// runs) and the child's process group, kept until it is empty; and the
+// restarts so far, over restart-run's life.
 type childRun struct {
 	attempt   int // starts so far
+	restarts  int
 	pid, pgid int
 	started   time.Time
 }
@@ -264,11 +265,11 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 // decideNext applies the restart decision, --max-restarts and the start
 // limiter to the run that just ended, then pauses or finishes.
 func (s *supervisor) decideNext() {
-	d := decide(s.cfg.policy, s.last, s.cfg.lists, s.end.stopping, s.restarts, s.cfg.maxRestarts)
+	d := decide(s.cfg.policy, s.last, s.cfg.lists, s.end.stopping, s.child.restarts, s.cfg.maxRestarts)
 	status := s.last.Status()
 	if !d.Restart {
 		if d.Why == WhyMaxRestarts {
-			s.log.Error().Str("event", "give-up").Int("restarts", s.restarts).Int("exit_code", status).
+			s.log.Error().Str("event", "give-up").Int("restarts", s.child.restarts).Int("exit_code", status).
 				Msg("--max-restarts used up; not restarting")
 		} else {
 			s.quiet().Str("event", "done").Str("reason", string(d.Why)).Int("exit_code", status).
@@ -280,17 +281,17 @@ func (s *supervisor) decideNext() {
 	delay := s.backoff().Next()
 	if !s.cfg.limiter.Allow(time.Now().Add(delay)) {
 		s.log.Error().Str("event", "limit").Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst).
-			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.restarts).Int("exit_code", status).
+			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.child.restarts).Int("exit_code", status).
 			Msg("start limit hit; not restarting")
 		s.finish()
 		return
 	}
-	s.restarts++
+	s.child.restarts++
 	s.readiness.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.child.attempt+1, s.last.Class))
 	// What led to the restart: the limiter's count in its window (this
 	// start included) against the burst, and the restarts so far.
 	ev := s.log.Info().Str("event", "restart").Dur("delay_ms", delay).Int("attempt", s.child.attempt+1).Str("reason", string(d.Why)).
-		Int("restarts", s.restarts).Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst)
+		Int("restarts", s.child.restarts).Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst)
 	if s.cfg.maxRestarts > 0 {
 		ev = ev.Int("max_restarts", s.cfg.maxRestarts)
 	}
