@@ -35,6 +35,7 @@ type supervisor struct {
 	end       cleaner        // stop requests, restart-run's own kill, leftovers
 	term      terminalRuns   // the terminal and its sentinel
 	guard     *guardKeeper   // ends the child's group if restart-run is killed
+	ceiling   *memoryCeiling // --memory-max, nil without it
 	mem       handBack       // start-up memory, handed back once
 
 	phase phase
@@ -65,15 +66,16 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 	}
 	self := os.Getpid()
 	s := &supervisor{
-		cfg:    cfg,
-		log:    log,
-		cmd:    command{path: path, argv: cfg.argv, env: cfg.env, viaShim: cfg.watchdog > 0},
-		sig:    signalIn{chld: sigs.chld, stop: sigs.stop, other: sigs.other},
-		health: newHealthChecker(cfg.health, cfg.env, log),
-		end:    cleaner{cfg: cfg, log: log, self: self},
-		term:   terminalRuns{log: log, stops: cfg.stopSignals, self: self, tty: openTerminal()},
-		guard:  newGuardKeeper(cfg, log, self),
-		mem:    handBack{log: log},
+		cfg:     cfg,
+		log:     log,
+		cmd:     command{path: path, argv: cfg.argv, env: cfg.env, viaShim: cfg.watchdog > 0},
+		sig:     signalIn{chld: sigs.chld, stop: sigs.stop, other: sigs.other},
+		health:  newHealthChecker(cfg.health, cfg.env, log),
+		end:     cleaner{cfg: cfg, log: log, self: self},
+		term:    terminalRuns{log: log, stops: cfg.stopSignals, self: self, tty: openTerminal()},
+		guard:   newGuardKeeper(cfg, log, self),
+		ceiling: newMemoryCeiling(cfg, log),
+		mem:     handBack{log: log},
 	}
 	r, env, err := newReadiness(cfg, log, self)
 	if err != nil {
@@ -155,6 +157,8 @@ func (s *supervisor) run() int {
 			s.healthSaid(h.finished(res, s.checkable()))
 		case res := <-h.outputC():
 			h.logOutput(res)
+		case <-s.ceiling.C():
+			s.terminate(s.ceiling.due(s.helper))
 		case <-s.mem.C():
 			s.mem.due()
 		}
@@ -198,18 +202,28 @@ func (s *supervisor) start() error {
 	s.setGroup(pgid)
 	s.sig.dropped = 0
 	s.phase = running
-	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.child.attempt).
-		Strs("command", s.cfg.argv).Msg("child started")
+	ev := s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.child.attempt).
+		Strs("command", s.cfg.argv)
+	s.ceiling.describe(ev).Msg("child started")
 	s.readiness.runStarted(pid, s.child.started)
 	s.health.runStarted(pid)
+	s.ceiling.runStarted(pid)
 	return nil
 }
 
-// runEnded: the run is over for readiness and the health checks, because
-// the child is being stopped or has ended.
+// runEnded: the run is over for readiness, the health checks and the
+// memory ceiling, because the child is being stopped or has ended.
 func (s *supervisor) runEnded() {
 	s.readiness.runEnded()
 	s.health.runEnded()
+	s.ceiling.runEnded()
+}
+
+// helper tells restart-run's own processes among its children, which are
+// not the child's: the guard, the terminal's sentinel, a health check
+// command.
+func (s *supervisor) helper(pid int) bool {
+	return pid != 0 && (pid == s.guard.pid() || pid == s.term.sentinel || s.health.owns(pid))
 }
 
 // onNotify hands a datagram to readiness and does what it asks.
