@@ -273,6 +273,20 @@ func TestLiveProc(t *testing.T) {
 		n, _ := strconv.ParseInt(strings.Fields(string(b))[1], 10, 64)
 		return n * int64(os.Getpagesize())
 	}
+	// A file longer than the buffer (a children file of some 600
+	// children) is read whole; one that is gone is not.
+	long := bytes.Repeat([]byte("12345 "), 2000)
+	path := t.TempDir() + "/children"
+	if err := os.WriteFile(path, long, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := &liveProc{}
+	if b, ok := l.read(path); !ok || !bytes.Equal(b, long) {
+		t.Errorf("read of %d bytes: %d bytes, %v", len(long), len(b), ok)
+	}
+	if b, ok := l.read(path + "-gone"); ok || len(b) != 0 {
+		t.Errorf("read of a file that is not there: %q, %v", b, ok)
+	}
 	for _, fallback := range []bool{false, true} {
 		var l *liveProc
 		var u treeUsage
