@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -8,8 +11,9 @@ import (
 // End-to-end tests of --memory-max: the built binary, real children that
 // allocate memory, and restart-run's log.
 
-// allocScript grows by argv[1] MiB, argv[2] times, writing every byte so
-// that each step is resident, saying so on stdout after each; then it
+// allocScript says its pid (as its PID namespace numbers it), then grows
+// by argv[1] MiB, argv[2] times, writing every byte so that each step is
+// resident, saying so on stdout after each; then it
 // holds the memory until it is stopped, or until the directory argv[3]
 // is gone: the test's own, removed when the test ends, so that one that
 // failed leaves no python3 behind (one in a session of its own would
@@ -17,6 +21,7 @@ import (
 const allocScript = `
 import os, sys, time
 step, steps, home = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+print("python", os.getpid(), flush=True)
 held = []
 for i in range(steps):
     held.append(b"x" * (step << 20))
@@ -133,13 +138,42 @@ func TestMemoryMaxTree(t *testing.T) {
 			args := append(append([]string{"--restart=no"}, memoryFlags...), "--", "sh", "-c", tc.script, "sh", allocScript, t.TempDir())
 			r := startRR(t, nil, args...)
 			pid := int(r.next("start").num("pid"))
-			if biggest := checkOverLimit(t, r, r.next("memory-max"), 2); biggest == pid {
-				t.Errorf("the biggest process is the child %d, not the python3 below it", pid)
+			python, _ := strconv.Atoi(r.line("python")[0])
+			if biggest := checkOverLimit(t, r, r.next("memory-max"), 2); biggest != python || biggest == pid {
+				t.Errorf("the biggest process is %d; want the python3 %d below the child %d", biggest, python, pid)
 			}
 			checkOOMExit(t, r, r.next("exit"), pid)
 			if st := r.wait(); st != 143 {
 				t.Errorf("status %d, want 143; log:\n%s", st, r.logText())
 			}
 		})
+	}
+}
+
+// TestMemoryMaxForeignProc: where /proc is an outer PID namespace's
+// (unshare --pid without --mount-proc), restart-run, PID 1 of its own
+// namespace, still reads the child's tree, through /proc/self, and names
+// the biggest process by the number its own namespace gives it.
+func TestMemoryMaxForeignProc(t *testing.T) {
+	needPython(t)
+	if os.Geteuid() != 0 {
+		t.Skip("unshare --pid needs root; CI runs this as root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	// Should the test fail, killing unshare ends the namespace.
+	args := append(append([]string{"--pid", "--fork", "--kill-child", rrBin(t), "--restart=no"}, memoryFlags...),
+		"--", "sh", "-c", `python3 -c "$1" 16 8 "$2"; exit 3`, "sh", allocScript, t.TempDir())
+	cmd := exec.Command("unshare", args...)
+	r := startCmd(t, cmd)
+	start := r.next("start")
+	python, _ := strconv.Atoi(r.line("python")[0])
+	if biggest := checkOverLimit(t, r, r.next("memory-max"), 2); biggest != python {
+		t.Errorf("the biggest process is %d; want the python3, %d in restart-run's namespace", biggest, python)
+	}
+	checkOOMExit(t, r, r.next("exit"), int(start.num("pid")))
+	if st := r.wait(); st != 143 {
+		t.Errorf("status %d, want 143; log:\n%s", st, r.logText())
 	}
 }
