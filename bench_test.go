@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -245,4 +246,33 @@ func TestSoak(t *testing.T) {
 	if kids := childrenOf(pid); len(kids) != 0 {
 		t.Errorf("restart-run left children %v", kids)
 	}
+}
+
+// BenchmarkMemorySample is one sample of --memory-max on the real /proc:
+// the tree below this test process, a shell and its child (sh -c 'sleep
+// & wait'), which is what restart-run reads for such a child, plus its
+// own threads' children files. README's CPU per hour of sampling is this
+// times the samples in an hour.
+func BenchmarkMemorySample(b *testing.B) {
+	sh := exec.Command("sh", "-c", "sleep 1000 & wait")
+	if err := sh.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		for _, k := range childrenOf(sh.Process.Pid) {
+			_ = syscall.Kill(k.pid, syscall.SIGKILL)
+		}
+		_ = sh.Process.Kill()
+		_ = sh.Wait()
+	}()
+	others := func(pid int) bool { return pid != sh.Process.Pid }
+	for measureTree(&liveProc{}, others).procs != 2 {
+		time.Sleep(time.Millisecond) // until sh has started sleep
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		measureTree(&liveProc{}, others)
+	}
+	threads, _ := os.ReadDir("/proc/self/task")
+	b.ReportMetric(float64(len(threads)), "threads")
 }

@@ -176,10 +176,11 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 }
 
 // terminate stops the child on restart-run's own account (a timeout, the
-// watchdog, failed health checks); the order's class is how the run will be
-// classed, whatever the child then dies of.
+// watchdog, failed health checks, --memory-max); the order's class is how
+// the run will be classed, whatever the child then dies of. A nil order
+// stops nothing.
 func (s *supervisor) terminate(o *stopOrder) {
-	if s.phase != running || !s.end.force(o.class) {
+	if o == nil || s.phase != running || !s.end.force(o.class) {
 		return
 	}
 	s.runEnded()

@@ -38,6 +38,9 @@ type config struct {
 	watchdogSignal unix.Signal
 
 	health *healthCheck // nil without a health check
+
+	memoryMax   int64         // --memory-max in bytes; 0: no ceiling
+	memoryCheck time.Duration // --memory-check-interval
 }
 
 func configure(cli *CLI) (*config, error) {
@@ -58,6 +61,9 @@ func configure(cli *CLI) (*config, error) {
 	}
 	health, err := configureHealth(cli)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkMemory(cli); err != nil {
 		return nil, err
 	}
 	reset := time.Duration(cli.RestartMaxDelay)
@@ -98,6 +104,9 @@ func configure(cli *CLI) (*config, error) {
 		watchdog:       time.Duration(cli.Watchdog),
 		watchdogSignal: unix.Signal(cli.WatchdogSignal),
 		health:         health,
+
+		memoryMax:   int64(cli.MemoryMax),
+		memoryCheck: time.Duration(cli.MemoryCheckInterval),
 	}, nil
 }
 
@@ -173,6 +182,26 @@ func checkNotify(cli *CLI) error {
 		// WATCHDOG_USEC counts whole microseconds: the child would be told
 		// 0 (no watchdog) and killed at once for not pinging.
 		return cli.flagError("watchdog", "%v is less than the 1µs that WATCHDOG_USEC can tell the child; give 0 for none, or 1µs or more", cli.Watchdog)
+	}
+	return nil
+}
+
+// memoryCheckMin is the shortest --memory-check-interval. A sample reads
+// a few files of /proc for each process of the child's tree and of
+// restart-run's own threads; below 10ms the sampling of a large tree
+// would become a load of its own (README: Memory ceiling), and no child
+// grows by much in that time.
+const memoryCheckMin = 10 * time.Millisecond
+
+// checkMemory refuses a --memory-check-interval that cannot work or that
+// would do nothing: without --memory-max nothing is sampled.
+func checkMemory(cli *CLI) error {
+	every := time.Duration(cli.MemoryCheckInterval)
+	switch {
+	case cli.given("memory-check-interval") && cli.MemoryMax == 0:
+		return cli.flagError("memory-check-interval", "%v does nothing without --memory-max: nothing is sampled; add --memory-max, or leave it out", every)
+	case cli.MemoryMax > 0 && every < memoryCheckMin:
+		return cli.flagError("memory-check-interval", "%v is too short; give %v or more", every, memoryCheckMin)
 	}
 	return nil
 }

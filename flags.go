@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,4 +165,83 @@ func (c *Count) UnmarshalText(b []byte) error {
 	}
 	*c = Count(n)
 	return nil
+}
+
+// Size is a number of bytes, written as systemd writes MemoryMax=: a whole
+// or decimal number with one of the suffixes K, M, G, T, P, E (base 1024,
+// upper case only, as systemd's parse_size takes them) or B (bytes), or
+// none: "512M", "1.5G", "1048576". A fraction is rounded down to a whole
+// byte. It must be more than 0 and fit an int64. Not taken, although
+// systemd's parse_size takes them: sums of several parts ("1G 512M"),
+// spaces, and a lower-case or "iB" suffix, which systemd refuses too.
+type Size int64
+
+// sizeUnits are the suffixes and their factors, as systemd's table.
+var sizeUnits = map[string]uint64{"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
+
+func (z *Size) UnmarshalText(b []byte) error {
+	s := string(b)
+	whole, frac, unit, ok := splitSize(s)
+	if !ok {
+		if strings.HasPrefix(s, "-") {
+			return fmt.Errorf("%q is negative; give a size more than 0", s)
+		}
+		return fmt.Errorf("%q is not a size: a number of bytes, or a number with K, M, G, T, P or E after it (base 1024, upper case, as systemd's MemoryMax=): 512M, 1.5G", s)
+	}
+	factor := sizeUnits[unit]
+	n, err := strconv.ParseUint(whole, 10, 64)
+	hi, lo := bits.Mul64(n, factor)
+	if err != nil || hi != 0 || lo > math.MaxInt64 {
+		return sizeTooLarge(s)
+	}
+	if frac != "" {
+		// As systemd: the fraction of the unit, rounded down to a byte.
+		f, _ := strconv.ParseFloat("0."+frac, 64)
+		lo += uint64(f * float64(factor))
+		if lo > math.MaxInt64 {
+			return sizeTooLarge(s)
+		}
+	}
+	if lo == 0 {
+		return fmt.Errorf("%q is not more than 0 bytes; give a size more than 0, or leave the flag out for no ceiling", s)
+	}
+	*z = Size(lo)
+	return nil
+}
+
+// splitSize cuts s into its whole number, its fraction's digits and its
+// unit; ok is false when s is not digits, an optional "." and digits,
+// and one of the units.
+func splitSize(s string) (whole, frac, unit string, ok bool) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	whole, s = s[:i], s[i:]
+	if rest, dot := strings.CutPrefix(s, "."); dot {
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if j == 0 {
+			return "", "", "", false
+		}
+		frac, s = rest[:j], rest[j:]
+	}
+	_, known := sizeUnits[s]
+	return whole, frac, s, whole != "" && known
+}
+
+func sizeTooLarge(s string) error {
+	return fmt.Errorf("%q is too large (at most %d bytes, just under 8E)", s, int64(math.MaxInt64))
+}
+
+// String is the size in the largest unit that divides it: 512M, 1536K, 100.
+func (z Size) String() string {
+	for _, u := range []string{"E", "P", "T", "G", "M", "K"} {
+		if f := sizeUnits[u]; z > 0 && uint64(z)%f == 0 {
+			return strconv.FormatUint(uint64(z)/f, 10) + u
+		}
+	}
+	return strconv.FormatInt(int64(z), 10)
 }

@@ -55,6 +55,9 @@ type CLI struct {
 	HealthStartPeriod Duration `default:"0" group:"health" env:"RESTART_RUN_HEALTH_START_PERIOD" help:"Failures in this time after a start do not count; a pass ends it."`
 	HealthRetries     Count    `default:"3" group:"health" env:"RESTART_RUN_HEALTH_RETRIES" help:"Consecutive failures that make the child unhealthy; it is then stopped (class watchdog)."`
 
+	MemoryMax           Size     `group:"memory" env:"RESTART_RUN_MEMORY_MAX" placeholder:"size" help:"Stop the child (class oom-kill) when the resident memory of its processes together goes above this: bytes, or K, M, G, T with base 1024 (512M, 2G)."`
+	MemoryCheckInterval Duration `default:"5s" group:"memory" env:"RESTART_RUN_MEMORY_CHECK_INTERVAL" help:"How often --memory-max reads the child's memory from /proc (10ms or more): a spike shorter than this can be missed; a shorter one costs more CPU."`
+
 	LogFormat LogFormat        `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
 	LogLevel  LogLevel         `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
 	Version   kong.VersionFlag `help:"Print the version and exit."`
@@ -74,6 +77,7 @@ var flagGroups = []kong.Group{
 	{Key: "stop", Title: "Stopping and signals (KillMode=, KillSignal=, TimeoutStopSec=):"},
 	{Key: "notify", Title: "Readiness, watchdog and timeouts (Type=, NotifyAccess=, WatchdogSec=):"},
 	{Key: "health", Title: "Health checks (a failing child is stopped, class watchdog):"},
+	{Key: "memory", Title: "Memory ceiling (MemoryMax=; a child above it is stopped, class oom-kill):"},
 	{Key: "log", Title: "Logging (JSON lines or readable lines on stderr):"},
 }
 
@@ -102,6 +106,9 @@ Examples:
       at least every 30s or be stopped and restarted.
   restart-run --health-http=http://127.0.0.1:8000/healthz -- ./my-server
       Three failed checks in a row (one every 30s) stop and restart it.
+  restart-run --memory-max=512M -- ./leaky-server
+      Stopped and restarted (class oom-kill) once its processes together
+      hold more than 512 MiB; their memory is read every 5s.
   restart-run --restart=no -- ./job
       Run once, as tini would: forward signals, reap zombies, exit as it did.
 

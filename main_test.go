@@ -379,6 +379,18 @@ func TestBadInput(t *testing.T) {
 		{[]string{"RESTART_RUN_HEALTH_RETRIES=-1"}, []string{"--health-cmd=true"}, []string{"--health-retries", "RESTART_RUN_HEALTH_RETRIES"}},
 		{[]string{"RESTART_RUN_BURST=x"}, nil, []string{"--burst", "RESTART_RUN_BURST", `"x"`}},
 		{[]string{"RESTART_RUN_RESTART=never"}, nil, []string{"--restart", "RESTART_RUN_RESTART", "never"}},
+		{nil, []string{"--memory-max=lots"}, []string{"--memory-max", `"lots" is not a size`, "K, M, G, T, P or E", "base 1024"}},
+		{nil, []string{"--memory-max=512m"}, []string{"--memory-max", `"512m" is not a size`, "upper case"}},
+		{nil, []string{"--memory-max=0"}, []string{"--memory-max", `"0" is not more than 0 bytes`}},
+		{nil, []string{"--memory-max=-64M"}, []string{"--memory-max", `"-64M" is negative`}},
+		{nil, []string{"--memory-max=8E"}, []string{"--memory-max", `"8E" is too large (at most 9223372036854775807 bytes`}},
+		{nil, []string{"--memory-max="}, []string{"--memory-max", `"" is not a size`}},
+		{[]string{"RESTART_RUN_MEMORY_MAX=2GB"}, nil, []string{"--memory-max", "RESTART_RUN_MEMORY_MAX", `"2GB" is not a size`}},
+		{nil, []string{"--memory-check-interval=1s"}, []string{"--memory-check-interval", "1s does nothing without --memory-max"}},
+		{[]string{"RESTART_RUN_MEMORY_CHECK_INTERVAL=1s"}, nil, []string{"--memory-check-interval", "does nothing without --memory-max", `(from envar RESTART_RUN_MEMORY_CHECK_INTERVAL="1s")`}},
+		{nil, []string{"--memory-max=64M", "--memory-check-interval=0"}, []string{"--memory-check-interval", "0s is too short; give 10ms or more"}},
+		{nil, []string{"--memory-max=64M", "--memory-check-interval=9ms"}, []string{"--memory-check-interval", "9ms is too short"}},
+		{nil, []string{"--memory-max=64M", "--memory-check-interval=-1s"}, []string{"--memory-check-interval", `"-1s" is not a duration`}},
 	} {
 		marker := filepath.Join(t.TempDir(), "started")
 		args := append(tc.args, "--", "sh", "-c", "touch "+marker)
@@ -584,6 +596,9 @@ func TestConfigure(t *testing.T) {
 		{[]string{"--type=notify", "--watchdog-signal=KILL"}, "--watchdog-signal: does nothing without --watchdog"},
 		{[]string{"--health-tcp=localhost"}, `"localhost" is not HOST:PORT`},
 		{[]string{"--health-tcp=localhost:"}, `"localhost:" is not HOST:PORT`},
+		{[]string{"--memory-check-interval=5s"}, "--memory-check-interval: 5s does nothing without --memory-max: nothing is sampled; add --memory-max, or leave it out"},
+		{[]string{"--memory-max=1G", "--memory-check-interval=9.999ms"}, "--memory-check-interval: 9.999ms is too short; give 10ms or more"},
+		{[]string{"--memory-max=1G", "--memory-check-interval=0"}, "--memory-check-interval: 0s is too short"},
 	} {
 		args := append(slices.Clone(tc.flags), "--", "true")
 		_, err := configureArgs(args...)
@@ -642,9 +657,29 @@ func TestConfigure(t *testing.T) {
 		{"--restart-steps=3", "--restart-max-delay=101ms"},
 		{"--restart-steps=1", "--restart-max-delay=1m", "--restart-reset-after=5s"},
 		{"--health-tcp=127.0.0.1:65535", "--health-interval=1", "--health-timeout=1", "--health-start-period=0", "--health-retries=1"},
+		{"--memory-max=1G", "--memory-check-interval=10ms"},
 	} {
 		if _, err := configureArgs(append(slices.Clone(flags), "--", "true")...); err != nil {
 			t.Errorf("%q: %v", flags, err)
+		}
+	}
+
+	// --memory-max: none by default; in bytes, sampled every 5s unless set.
+	for _, tc := range []struct {
+		flags []string
+		max   int64
+		every time.Duration
+	}{
+		{nil, 0, 5 * time.Second},
+		{[]string{"--memory-max=512M"}, 512 << 20, 5 * time.Second},
+		{[]string{"--memory-max=1.5G", "--memory-check-interval=0.25"}, 3 << 29, 250 * time.Millisecond},
+		{[]string{"--memory-max=100", "--memory-check-interval=10ms"}, 100, 10 * time.Millisecond},
+	} {
+		cfg, err := configureArgs(append(slices.Clone(tc.flags), "--", "true")...)
+		if err != nil {
+			t.Errorf("%q: %v", tc.flags, err)
+		} else if cfg.memoryMax != tc.max || cfg.memoryCheck != tc.every {
+			t.Errorf("%q: memory max %d every %v, want %d every %v", tc.flags, cfg.memoryMax, cfg.memoryCheck, tc.max, tc.every)
 		}
 	}
 
@@ -887,7 +922,7 @@ func TestHelp(t *testing.T) {
 			}
 		}
 	}
-	titles := []string{"Restart policy", "Start limit", "Stopping and signals", "Readiness, watchdog and timeouts", "Health checks", "Logging"}
+	titles := []string{"Restart policy", "Start limit", "Stopping and signals", "Readiness, watchdog and timeouts", "Health checks", "Memory ceiling", "Logging"}
 	last := -1
 	for _, title := range titles {
 		i := strings.Index(help, "\n"+title)

@@ -35,20 +35,22 @@ type supervisor struct {
 	end       cleaner        // stop requests, restart-run's own kill, leftovers
 	term      terminalRuns   // the terminal and its sentinel
 	guard     *guardKeeper   // ends the child's group if restart-run is killed
+	ceiling   *memoryCeiling // --memory-max, nil without it
 	mem       handBack       // start-up memory, handed back once
 	oom       oomWatch       // the oom_kill counter of restart-run's cgroup
 
-	phase    phase
-	child    childRun // the current run and its child
-	restarts int
-	last     Result // how the last run ended
-	pause    alarm  // the pause before a restart
+	phase phase
+	child childRun // the current run and its child
+	last  Result   // how the last run ended
+	pause alarm    // the pause before a restart
 }
 
 // childRun is the current run: its number, its main child (pid 0 when none
-// runs) and the child's process group, kept until it is empty.
+// runs) and the child's process group, kept until it is empty; and the
+// restarts so far, over restart-run's life.
 type childRun struct {
 	attempt   int // starts so far
+	restarts  int
 	pid, pgid int
 	started   time.Time
 }
@@ -65,16 +67,17 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 	}
 	self := os.Getpid()
 	s := &supervisor{
-		cfg:    cfg,
-		log:    log,
-		cmd:    command{path: path, argv: cfg.argv, env: cfg.env, viaShim: cfg.watchdog > 0},
-		sig:    signalIn{chld: sigs.chld, stop: sigs.stop, other: sigs.other},
-		health: newHealthChecker(cfg.health, cfg.env, log),
-		end:    cleaner{cfg: cfg, log: log, self: self},
-		term:   terminalRuns{log: log, stops: cfg.stopSignals, self: self, tty: openTerminal()},
-		guard:  newGuardKeeper(cfg, log, self),
-		mem:    handBack{log: log},
-		oom:    newOOMWatch(log),
+		cfg:     cfg,
+		log:     log,
+		cmd:     command{path: path, argv: cfg.argv, env: cfg.env, viaShim: cfg.watchdog > 0},
+		sig:     signalIn{chld: sigs.chld, stop: sigs.stop, other: sigs.other},
+		health:  newHealthChecker(cfg.health, cfg.env, log),
+		end:     cleaner{cfg: cfg, log: log, self: self},
+		term:    terminalRuns{log: log, stops: cfg.stopSignals, self: self, tty: openTerminal()},
+		guard:   newGuardKeeper(cfg, log, self),
+		ceiling: newMemoryCeiling(cfg, log),
+		mem:     handBack{log: log},
+		oom:     newOOMWatch(log),
 	}
 	r, env, err := newReadiness(cfg, log, self)
 	if err != nil {
@@ -156,6 +159,8 @@ func (s *supervisor) run() int {
 			s.healthSaid(h.finished(res, s.checkable()))
 		case res := <-h.outputC():
 			h.logOutput(res)
+		case <-s.ceiling.C():
+			s.terminate(s.ceiling.due(s.helper))
 		case <-s.mem.C():
 			s.mem.due()
 		}
@@ -201,18 +206,28 @@ func (s *supervisor) start() error {
 	s.setGroup(pgid)
 	s.sig.dropped = 0
 	s.phase = running
-	s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.child.attempt).
-		Strs("command", s.cfg.argv).Msg("child started")
+	ev := s.log.Info().Str("event", "start").Int("pid", pid).Int("attempt", s.child.attempt).
+		Strs("command", s.cfg.argv)
+	s.ceiling.describe(ev).Msg("child started")
 	s.readiness.runStarted(pid, s.child.started)
 	s.health.runStarted(pid)
+	s.ceiling.runStarted(pid)
 	return nil
 }
 
-// runEnded: the run is over for readiness and the health checks, because
-// the child is being stopped or has ended.
+// runEnded: the run is over for readiness, the health checks and the
+// memory ceiling, because the child is being stopped or has ended.
 func (s *supervisor) runEnded() {
 	s.readiness.runEnded()
 	s.health.runEnded()
+	s.ceiling.runEnded()
+}
+
+// helper tells restart-run's own processes among its children, which are
+// not the child's: the guard, the terminal's sentinel, a health check
+// command.
+func (s *supervisor) helper(pid int) bool {
+	return pid != 0 && (pid == s.guard.pid() || pid == s.term.sentinel || s.health.owns(pid))
 }
 
 // onNotify hands a datagram to readiness and does what it asks.
@@ -290,11 +305,11 @@ func (s *supervisor) classifyEnd(code int, sig unix.Signal) (r Result, oom bool)
 // decideNext applies the restart decision, --max-restarts and the start
 // limiter to the run that just ended, then pauses or finishes.
 func (s *supervisor) decideNext() {
-	d := decide(s.cfg.policy, s.last, s.cfg.lists, s.end.stopping, s.restarts, s.cfg.maxRestarts)
+	d := decide(s.cfg.policy, s.last, s.cfg.lists, s.end.stopping, s.child.restarts, s.cfg.maxRestarts)
 	status := s.last.Status()
 	if !d.Restart {
 		if d.Why == WhyMaxRestarts {
-			s.log.Error().Str("event", "give-up").Int("restarts", s.restarts).Int("exit_code", status).
+			s.log.Error().Str("event", "give-up").Int("restarts", s.child.restarts).Int("exit_code", status).
 				Msg("--max-restarts used up; not restarting")
 		} else {
 			s.quiet().Str("event", "done").Str("reason", string(d.Why)).Int("exit_code", status).
@@ -306,17 +321,17 @@ func (s *supervisor) decideNext() {
 	delay := s.backoff().Next()
 	if !s.cfg.limiter.Allow(time.Now().Add(delay)) {
 		s.log.Error().Str("event", "limit").Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst).
-			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.restarts).Int("exit_code", status).
+			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.child.restarts).Int("exit_code", status).
 			Msg("start limit hit; not restarting")
 		s.finish()
 		return
 	}
-	s.restarts++
+	s.child.restarts++
 	s.readiness.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.child.attempt+1, s.last.Class))
 	// What led to the restart: the limiter's count in its window (this
 	// start included) against the burst, and the restarts so far.
 	ev := s.log.Info().Str("event", "restart").Dur("delay_ms", delay).Int("attempt", s.child.attempt+1).Str("reason", string(d.Why)).
-		Int("restarts", s.restarts).Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst)
+		Int("restarts", s.child.restarts).Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst)
 	if s.cfg.maxRestarts > 0 {
 		ev = ev.Int("max_restarts", s.cfg.maxRestarts)
 	}
