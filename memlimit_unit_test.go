@@ -252,7 +252,10 @@ func TestLiveProc(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	sh := exec.Command("sh", "-c", "setsid sleep 1000 & echo $!; wait")
+	// The grandchild says its pid once it runs in its own session, as
+	// a shell: its name is then "sh" until it becomes "sleep", never
+	// "setsid".
+	sh := exec.Command("sh", "-c", "setsid sh -c 'echo $$; exec sleep 1000' & wait")
 	sh.Stdout = w
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
