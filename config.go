@@ -29,6 +29,7 @@ type config struct {
 	logFormat   string
 	stopSignals SignalList
 	forwardTo   string
+	exitMap     ExitStatusMap // --exit-status-map: restart-run's own exit status
 
 	notifyType     string
 	notifyAccess   string
@@ -90,6 +91,7 @@ func configure(cli *CLI) (*config, error) {
 		logFormat:   string(cli.LogFormat),
 		stopSignals: cli.StopSignals,
 		forwardTo:   string(cli.ForwardTo),
+		exitMap:     cli.ExitStatusMap,
 
 		notifyType:     string(cli.Type),
 		notifyAccess:   string(cli.NotifyAccess),

@@ -55,6 +55,8 @@ type CLI struct {
 	HealthStartPeriod Duration `default:"0" group:"health" env:"RESTART_RUN_HEALTH_START_PERIOD" help:"Failures in this time after a start do not count; a pass ends it."`
 	HealthRetries     Count    `default:"3" group:"health" env:"RESTART_RUN_HEALTH_RETRIES" help:"Consecutive failures that make the child unhealthy; it is then stopped (class watchdog)."`
 
+	ExitStatusMap ExitStatusMap `group:"exit" placeholder:"FROM:TO" env:"RESTART_RUN_EXIT_STATUS_MAP" help:"Exit with TO instead of FROM (an exit status, or a signal name for 128+N), as tini -e does: 143:0 or SIGTERM:0. Repeatable; each FROM once."`
+
 	LogFormat LogFormat        `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
 	LogLevel  LogLevel         `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
 	Version   kong.VersionFlag `help:"Print the version and exit."`
@@ -74,6 +76,7 @@ var flagGroups = []kong.Group{
 	{Key: "stop", Title: "Stopping and signals (KillMode=, KillSignal=, TimeoutStopSec=):"},
 	{Key: "notify", Title: "Readiness, watchdog and timeouts (Type=, NotifyAccess=, WatchdogSec=):"},
 	{Key: "health", Title: "Health checks (a failing child is stopped, class watchdog):"},
+	{Key: "exit", Title: "Exit status mapping (tini -e):"},
 	{Key: "log", Title: "Logging (JSON lines or readable lines on stderr):"},
 }
 
@@ -112,6 +115,8 @@ Exit status:
   128+N             signal N asked for a stop before the first start
   127, 126          COMMAND not found, or not executable, on the first start
   2                 a bad flag, value or command line; nothing started
+  TO                instead of any of these but 2, when
+                    --exit-status-map=FROM:TO names it as FROM
 `
 
 // caughtWriter holds each write (--help, --version) until every signal is
@@ -380,19 +385,24 @@ func run(args []string, stderr io.Writer) int {
 	defer logs.flush(logFlushWait)
 	s, err := newSupervisor(cfg, log, sigs)
 	if err != nil {
-		var ce commandError
-		if errors.As(err, &ce) {
-			fmt.Fprintf(stderr, "restart-run: %v\n", err)
-			return ce.status
-		}
 		fmt.Fprintf(stderr, "restart-run: %v\n", err)
-		return 1
+		var ce commandError
+		if !errors.As(err, &ce) {
+			return 1
+		}
+		status, _ := cfg.exitMap.Map(ce.status)
+		return status
 	}
 	// Only now, with every signal caught: on one processor the goroutine
 	// that catches them would wait for this one to block.
 	limitThreads()
-	status := s.run()
-	if sig := s.raiseOnExit(); sig != 0 {
+	// --exit-status-map changes every status that tells how the command
+	// fared (never 2 for bad input, or 1 for restart-run's own failure).
+	// A mapped status is what the user asked restart-run to exit with, so
+	// it is not re-raised: under 130:0 a stop by SIGINT exits 0, where a
+	// re-raised SIGINT would end restart-run by the signal after all.
+	status, mapped := cfg.exitMap.Map(s.run())
+	if sig := s.raiseOnExit(); sig != 0 && !mapped {
 		logs.flush(logFlushWait)
 		reraise(sig)
 	}

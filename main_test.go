@@ -887,7 +887,8 @@ func TestHelp(t *testing.T) {
 			}
 		}
 	}
-	titles := []string{"Restart policy", "Start limit", "Stopping and signals", "Readiness, watchdog and timeouts", "Health checks", "Logging"}
+	titles := []string{"Restart policy", "Start limit", "Stopping and signals", "Readiness, watchdog and timeouts", "Health checks",
+		"Exit status mapping", "Logging"}
 	last := -1
 	for _, title := range titles {
 		i := strings.Index(help, "\n"+title)

@@ -179,7 +179,7 @@ func (s *supervisor) start() error {
 		s.term.startFailed()
 		ce := execError(s.cfg.argv[0], err)
 		if s.child.attempt == 1 {
-			s.log.Error().Str("event", "exit").Int("attempt", s.child.attempt).Int("exit_code", ce.status).
+			s.exitCode(s.log.Error().Str("event", "exit").Int("attempt", s.child.attempt), ce.status).
 				Err(ce).Msg("cannot start the command")
 			return ce
 		}
@@ -268,10 +268,10 @@ func (s *supervisor) decideNext() {
 	status := s.last.Status()
 	if !d.Restart {
 		if d.Why == WhyMaxRestarts {
-			s.log.Error().Str("event", "give-up").Int("restarts", s.restarts).Int("exit_code", status).
+			s.exitCode(s.log.Error().Str("event", "give-up").Int("restarts", s.restarts), status).
 				Msg("--max-restarts used up; not restarting")
 		} else {
-			s.quiet().Str("event", "done").Str("reason", string(d.Why)).Int("exit_code", status).
+			s.exitCode(s.quiet().Str("event", "done").Str("reason", string(d.Why)), status).
 				Msg("not restarting")
 		}
 		s.finish()
@@ -279,8 +279,8 @@ func (s *supervisor) decideNext() {
 	}
 	delay := s.backoff().Next()
 	if !s.cfg.limiter.Allow(time.Now().Add(delay)) {
-		s.log.Error().Str("event", "limit").Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst).
-			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.restarts).Int("exit_code", status).
+		s.exitCode(s.log.Error().Str("event", "limit").Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst).
+			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.restarts), status).
 			Msg("start limit hit; not restarting")
 		s.finish()
 		return
@@ -302,6 +302,17 @@ func (s *supervisor) decideNext() {
 	if delay > 0 {
 		s.pause.set(delay)
 	}
+}
+
+// exitCode adds to a line that tells the status restart-run is about to
+// exit with its exit_code (the child's status) and, when --exit-status-map
+// changes it, mapped_to, what restart-run exits with instead.
+func (s *supervisor) exitCode(ev *zerolog.Event, status int) *zerolog.Event {
+	ev = ev.Int("exit_code", status)
+	if to, ok := s.cfg.exitMap.Map(status); ok {
+		ev = ev.Int("mapped_to", to)
+	}
+	return ev
 }
 
 // quiet is the level of the news a clean one-shot run would print: a clean
