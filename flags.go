@@ -237,3 +237,19 @@ func exitStatusFrom(s string) (int, error) {
 	}
 	return 128 + int(sig), nil
 }
+
+// Descriptor is a file descriptor number for the child, 3 or more: 0, 1
+// and 2 are its stdin, stdout and stderr, which it shares with restart-run.
+type Descriptor int
+
+func (d *Descriptor) UnmarshalText(b []byte) error {
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if errors.Is(err, strconv.ErrRange) || (err == nil && n > math.MaxInt32) {
+		return fmt.Errorf("%q is too large for a descriptor number", b)
+	}
+	if err != nil || n < 3 {
+		return fmt.Errorf("%q is not a descriptor number of 3 or more (0, 1 and 2 are stdin, stdout and stderr)", b)
+	}
+	*d = Descriptor(n)
+	return nil
+}

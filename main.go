@@ -46,6 +46,7 @@ type CLI struct {
 	RuntimeMax     TimeLimit    `default:"0" group:"notify" env:"RESTART_RUN_RUNTIME_MAX" help:"Stop a child that runs longer than this (0 or infinity = no limit)."`
 	Watchdog       Duration     `default:"0" group:"notify" env:"RESTART_RUN_WATCHDOG" help:"The child must send WATCHDOG=1 at least this often (0 = no watchdog)."`
 	WatchdogSignal SignalName   `default:"SIGABRT" group:"notify" env:"RESTART_RUN_WATCHDOG_SIGNAL" help:"Signal sent to a child that missed its watchdog."`
+	NotificationFD Descriptor   `name:"notification-fd" group:"notify" placeholder:"N" env:"RESTART_RUN_NOTIFICATION_FD" help:"Under --type=notify, s6's readiness protocol as well: the child gets a pipe at descriptor N and is ready once it writes a newline there."`
 
 	HealthCmd         string   `group:"health" env:"RESTART_RUN_HEALTH_CMD" placeholder:"command" help:"Health check command, split into words as a shell would and run without a shell; exit 0 is healthy."`
 	HealthHTTP        string   `name:"health-http" group:"health" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"url" help:"Health check: a GET of this url (http:// only) must answer 2xx or 3xx."`

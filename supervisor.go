@@ -66,7 +66,7 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 	s := &supervisor{
 		cfg:    cfg,
 		log:    log,
-		cmd:    command{path: path, argv: cfg.argv, env: cfg.env, viaShim: cfg.watchdog > 0},
+		cmd:    command{path: path, argv: cfg.argv, env: cfg.env, viaShim: cfg.watchdog > 0, readyFD: cfg.readyFD, passed: cfg.passedFDs},
 		sig:    signalIn{chld: sigs.chld, stop: sigs.stop, other: sigs.other},
 		health: newHealthChecker(cfg.health, cfg.env, log),
 		end:    cleaner{cfg: cfg, log: log, self: self},
@@ -138,6 +138,8 @@ func (s *supervisor) run() int {
 			s.pause.on = false
 		case d := <-r.notifyC():
 			s.onNotify(d)
+		case newline := <-r.readyFDC():
+			r.onReadyFD(newline, s.phase == running, s.end.settling())
 		case <-r.startC():
 			s.terminate(r.onStartTimeout())
 		case <-r.runtimeC():
@@ -174,8 +176,18 @@ func (s *supervisor) start() error {
 	s.child.attempt++
 	pgid, tty := s.term.startRun()
 	s.guard.newRun(s.child.pgid)
-	pid, err := s.cmd.spawn(pgid, tty)
+	ready, err := s.readiness.beforeStart()
+	var pid int
+	if err == nil {
+		pid, err = s.cmd.spawn(pgid, tty, ready)
+	}
+	if ready != nil {
+		// Only the child holds the write end from here, so the reader sees
+		// EOF once the child, and whatever it passed the pipe on to, is done.
+		ready.Close()
+	}
 	if err != nil {
+		s.readiness.childGone()
 		s.term.startFailed()
 		ce := execError(s.cfg.argv[0], err)
 		if s.child.attempt == 1 {
@@ -246,6 +258,7 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	s.child.pid = 0
 	s.end.kill.stop()
 	s.runEnded()
+	s.readiness.childGone()
 	s.backoff().Ran(ran)
 	s.term.runEnded(s.end.stopping)
 

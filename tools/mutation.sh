@@ -96,6 +96,7 @@ core_tests=(
   TestFlagSources TestOneDash TestStrayVariables TestIdleSettings
   TestReadinessSimple TestReadinessNotify TestReadinessWatchdogPeriod TestReadinessStopOrders
   TestReadinessExtend TestReadinessWhileStopping TestReadinessAccess TestReadinessNoLimits
+  TestReadinessNotificationFD TestDescriptorFlag TestNotificationFDConfig
   TestUsecSaturates TestUsecEdge
   TestCleanerStopDeadline TestCleanerForce TestCleanerSweep TestCleanerSweepGone TestCleanerSweepStopped
   TestSentinelEnded TestTerminalRunsWithout TestChildStoppedBy
