@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ type config struct {
 	logFormat   string
 	stopSignals SignalList
 	forwardTo   string
+	exitMap     ExitStatusMap // --exit-status-map: restart-run's own exit status
 
 	notifyType     string
 	notifyAccess   string
@@ -36,6 +38,8 @@ type config struct {
 	runtimeMax     time.Duration
 	watchdog       time.Duration
 	watchdogSignal unix.Signal
+	readyFD        int   // --notification-fd; 0: none
+	passedFDs      []int // with it: the descriptors from 3 up that the child gets as restart-run got them
 
 	health *healthCheck // nil without a health check
 
@@ -58,6 +62,13 @@ func configure(cli *CLI) (*config, error) {
 	}
 	if err := checkNotify(cli); err != nil {
 		return nil, err
+	}
+	var passed []int
+	if cli.given("notification-fd") {
+		passed = passedFDs()
+		if err := checkNotificationFD(cli, passed, openFileLimit()); err != nil {
+			return nil, err
+		}
 	}
 	health, err := configureHealth(cli)
 	if err != nil {
@@ -96,6 +107,7 @@ func configure(cli *CLI) (*config, error) {
 		logFormat:   string(cli.LogFormat),
 		stopSignals: cli.StopSignals,
 		forwardTo:   string(cli.ForwardTo),
+		exitMap:     cli.ExitStatusMap,
 
 		notifyType:     string(cli.Type),
 		notifyAccess:   string(cli.NotifyAccess),
@@ -103,6 +115,8 @@ func configure(cli *CLI) (*config, error) {
 		runtimeMax:     time.Duration(cli.RuntimeMax),
 		watchdog:       time.Duration(cli.Watchdog),
 		watchdogSignal: unix.Signal(cli.WatchdogSignal),
+		readyFD:        int(cli.NotificationFD),
+		passedFDs:      passed,
 		health:         health,
 
 		memoryMax:   int64(cli.MemoryMax),
@@ -176,6 +190,8 @@ func checkNotify(cli *CLI) error {
 		return cli.flagError("timeout-start", "only counts under --type=notify (the time to READY=1); a simple child is started at once")
 	case cli.given("notify-access") && !notify && cli.Watchdog == 0:
 		return cli.flagError("notify-access", "does nothing without --type=notify or --watchdog: the child gets no NOTIFY_SOCKET")
+	case cli.given("notification-fd") && !notify:
+		return cli.flagError("notification-fd", "only counts under --type=notify (it is how the child tells it is ready); a simple child is ready at once")
 	case cli.given("watchdog-signal") && cli.Watchdog == 0:
 		return cli.flagError("watchdog-signal", "does nothing without --watchdog")
 	case cli.Watchdog > 0 && time.Duration(cli.Watchdog) < time.Microsecond:
@@ -202,6 +218,20 @@ func checkMemory(cli *CLI) error {
 		return cli.flagError("memory-check-interval", "%v does nothing without --memory-max: nothing is sampled; add --memory-max, or leave it out", every)
 	case cli.MemoryMax > 0 && every < memoryCheckMin:
 		return cli.flagError("memory-check-interval", "%v is too short; give %v or more", every, memoryCheckMin)
+	}
+	return nil
+}
+
+// checkNotificationFD refuses a --notification-fd the child could not get
+// as asked: a descriptor that restart-run passes through (passed), which
+// the child would lose to the pipe, or one at or past the open-file limit.
+func checkNotificationFD(cli *CLI, passed []int, limit uint64) error {
+	n := int(cli.NotificationFD)
+	switch {
+	case slices.Contains(passed, n):
+		return cli.flagError("notification-fd", "%d is a descriptor restart-run was started with (3>file in a shell), which COMMAND gets as it is; give another number", n)
+	case uint64(n) >= limit:
+		return cli.flagError("notification-fd", "%d is not below the open-file limit (%d)", n, limit)
 	}
 	return nil
 }

@@ -245,3 +245,91 @@ func (z Size) String() string {
 	}
 	return strconv.FormatInt(int64(z), 10)
 }
+
+// ExitStatusMap is --exit-status-map: FROM:TO pairs that change the status
+// restart-run itself exits with, as tini's -e does (which maps to 0 only).
+// FROM is an exit status (0-255) or a signal name, which stands for
+// 128+its number, the status of a child killed by it (SIGTERM or TERM is
+// 143); TO is an exit status. Pairs are separated by spaces or commas and
+// the flag may be repeated (kong hands each occurrence to the same value);
+// a FROM given twice is bad input, whatever its TO, as it could only mean
+// that one of the two is a mistake.
+type ExitStatusMap struct{ to map[int]int }
+
+// Map is what restart-run exits with instead of status, and whether the
+// map names it at all.
+func (m ExitStatusMap) Map(status int) (int, bool) {
+	to, ok := m.to[status]
+	if !ok {
+		return status, false
+	}
+	return to, true
+}
+
+// UnmarshalText adds the pairs of b to the map, all of them or, when one
+// is bad, none.
+func (m *ExitStatusMap) UnmarshalText(b []byte) error {
+	fields := strings.FieldsFunc(string(b), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	if len(fields) == 0 {
+		return fmt.Errorf("%q is not FROM:TO (such as 143:0)", b)
+	}
+	add := map[int]int{}
+	for _, f := range fields {
+		from, to, ok := strings.Cut(f, ":")
+		if !ok {
+			return fmt.Errorf("%q is not FROM:TO (such as 143:0)", f)
+		}
+		n, err := exitStatusFrom(from)
+		if err != nil {
+			return fmt.Errorf("%q: %w", f, err)
+		}
+		t, err := strconv.Atoi(to)
+		if err != nil || t < 0 || t > 255 {
+			return fmt.Errorf("%q: TO %q is not an exit status (0-255)", f, to)
+		}
+		_, before := m.to[n]
+		if _, now := add[n]; before || now {
+			return fmt.Errorf("%q: %d is mapped twice; give each status once", f, n)
+		}
+		add[n] = t
+	}
+	if m.to == nil {
+		m.to = map[int]int{}
+	}
+	for n, t := range add {
+		m.to[n] = t
+	}
+	return nil
+}
+
+// exitStatusFrom reads a FROM of --exit-status-map: an exit status, or a
+// signal name for the status of a child it killed.
+func exitStatusFrom(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 || n > 255 {
+			return 0, fmt.Errorf("FROM %d is outside 0-255", n)
+		}
+		return n, nil
+	}
+	sig, err := parseSignal(s)
+	if err != nil {
+		return 0, fmt.Errorf("FROM %q is neither an exit status (0-255) nor a signal name (SIGTERM or TERM, for 143)", s)
+	}
+	return 128 + int(sig), nil
+}
+
+// Descriptor is a file descriptor number for the child, 3 or more: 0, 1
+// and 2 are its stdin, stdout and stderr, which it shares with restart-run.
+type Descriptor int
+
+func (d *Descriptor) UnmarshalText(b []byte) error {
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if errors.Is(err, strconv.ErrRange) || (err == nil && n > math.MaxInt32) {
+		return fmt.Errorf("%q is too large for a descriptor number", b)
+	}
+	if err != nil || n < 3 {
+		return fmt.Errorf("%q is not a descriptor number of 3 or more (0, 1 and 2 are stdin, stdout and stderr)", b)
+	}
+	*d = Descriptor(n)
+	return nil
+}

@@ -46,6 +46,7 @@ type CLI struct {
 	RuntimeMax     TimeLimit    `default:"0" group:"notify" env:"RESTART_RUN_RUNTIME_MAX" help:"Stop a child that runs longer than this (0 or infinity = no limit)."`
 	Watchdog       Duration     `default:"0" group:"notify" env:"RESTART_RUN_WATCHDOG" help:"The child must send WATCHDOG=1 at least this often (0 = no watchdog)."`
 	WatchdogSignal SignalName   `default:"SIGABRT" group:"notify" env:"RESTART_RUN_WATCHDOG_SIGNAL" help:"Signal sent to a child that missed its watchdog."`
+	NotificationFD Descriptor   `name:"notification-fd" group:"notify" placeholder:"N" env:"RESTART_RUN_NOTIFICATION_FD" help:"Under --type=notify, s6's readiness protocol as well: the child gets a pipe at descriptor N and is ready once it writes a newline there."`
 
 	HealthCmd         string   `group:"health" env:"RESTART_RUN_HEALTH_CMD" placeholder:"command" help:"Health check command, split into words as a shell would and run without a shell; exit 0 is healthy."`
 	HealthHTTP        string   `name:"health-http" group:"health" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"url" help:"Health check: a GET of this url (http:// only) must answer 2xx or 3xx."`
@@ -57,6 +58,8 @@ type CLI struct {
 
 	MemoryMax           Size     `group:"memory" env:"RESTART_RUN_MEMORY_MAX" placeholder:"size" help:"Stop the child (class oom-kill) when the resident memory of its processes together goes above this: bytes, or K, M, G, T with base 1024 (512M, 2G)."`
 	MemoryCheckInterval Duration `default:"5s" group:"memory" env:"RESTART_RUN_MEMORY_CHECK_INTERVAL" help:"How often --memory-max reads the child's memory from /proc (10ms or more): a spike shorter than this can be missed; a shorter one costs more CPU."`
+
+	ExitStatusMap ExitStatusMap `group:"exit" placeholder:"FROM:TO" env:"RESTART_RUN_EXIT_STATUS_MAP" help:"Exit with TO instead of FROM (an exit status, or a signal name for 128+N), as tini -e does: 143:0 or SIGTERM:0. Repeatable; each FROM once."`
 
 	LogFormat LogFormat        `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
 	LogLevel  LogLevel         `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
@@ -78,6 +81,7 @@ var flagGroups = []kong.Group{
 	{Key: "notify", Title: "Readiness, watchdog and timeouts (Type=, NotifyAccess=, WatchdogSec=):"},
 	{Key: "health", Title: "Health checks (a failing child is stopped, class watchdog):"},
 	{Key: "memory", Title: "Memory ceiling (MemoryMax=; a child above it is stopped, class oom-kill):"},
+	{Key: "exit", Title: "Exit status mapping (tini -e):"},
 	{Key: "log", Title: "Logging (JSON lines or readable lines on stderr):"},
 }
 
@@ -119,6 +123,8 @@ Exit status:
   128+N             signal N asked for a stop before the first start
   127, 126          COMMAND not found, or not executable, on the first start
   2                 a bad flag, value or command line; nothing started
+  TO                instead of any of these but 2, when
+                    --exit-status-map=FROM:TO names it as FROM
 `
 
 // caughtWriter holds each write (--help, --version) until every signal is
@@ -387,19 +393,24 @@ func run(args []string, stderr io.Writer) int {
 	defer logs.flush(logFlushWait)
 	s, err := newSupervisor(cfg, log, sigs)
 	if err != nil {
-		var ce commandError
-		if errors.As(err, &ce) {
-			fmt.Fprintf(stderr, "restart-run: %v\n", err)
-			return ce.status
-		}
 		fmt.Fprintf(stderr, "restart-run: %v\n", err)
-		return 1
+		var ce commandError
+		if !errors.As(err, &ce) {
+			return 1
+		}
+		status, _ := cfg.exitMap.Map(ce.status)
+		return status
 	}
 	// Only now, with every signal caught: on one processor the goroutine
 	// that catches them would wait for this one to block.
 	limitThreads()
-	status := s.run()
-	if sig := s.raiseOnExit(); sig != 0 {
+	// --exit-status-map changes every status that tells how the command
+	// fared (never 2 for bad input, or 1 for restart-run's own failure).
+	// A mapped status is what the user asked restart-run to exit with, so
+	// it is not re-raised: under 130:0 a stop by SIGINT exits 0, where a
+	// re-raised SIGINT would end restart-run by the signal after all.
+	status, mapped := cfg.exitMap.Map(s.run())
+	if sig := s.raiseOnExit(); sig != 0 && !mapped {
 		logs.flush(logFlushWait)
 		reraise(sig)
 	}

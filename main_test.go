@@ -922,7 +922,8 @@ func TestHelp(t *testing.T) {
 			}
 		}
 	}
-	titles := []string{"Restart policy", "Start limit", "Stopping and signals", "Readiness, watchdog and timeouts", "Health checks", "Memory ceiling", "Logging"}
+	titles := []string{"Restart policy", "Start limit", "Stopping and signals", "Readiness, watchdog and timeouts", "Health checks",
+		"Memory ceiling", "Exit status mapping", "Logging"}
 	last := -1
 	for _, title := range titles {
 		i := strings.Index(help, "\n"+title)

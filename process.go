@@ -65,12 +65,16 @@ func execError(argv0 string, err error) commandError {
 
 // startChild forks and execs the command in a process group of its own, or
 // in group pgid when it is not 0; with tty >= 0 that group is made the
-// terminal's foreground group. Nothing here waits for the child: the
-// supervisor's reap is the only waiter.
-func startChild(path string, argv, env []string, pgid, tty int) (int, error) {
+// terminal's foreground group. files is its descriptor table, nil for
+// stdin, stdout and stderr alone (see childFiles for more). Nothing here
+// waits for the child: the supervisor's reap is the only waiter.
+func startChild(path string, argv, env []string, pgid, tty int, files []uintptr) (int, error) {
+	if files == nil {
+		files = []uintptr{0, 1, 2}
+	}
 	attr := &syscall.ProcAttr{
 		Env:   env,
-		Files: []uintptr{0, 1, 2},
+		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Setpgid:    true,
 			Pgid:       pgid,
@@ -169,12 +173,26 @@ func execShim(args []string) int {
 
 // command is what each start runs: the command's path, its argv and the
 // environment it gets; viaShim starts it through the exec shim, which sets
-// WATCHDOG_PID (under --watchdog).
+// WATCHDOG_PID (under --watchdog). Under --notification-fd the child gets
+// the run's pipe at readyFD, beside the descriptors passed through.
 type command struct {
 	path    string
 	argv    []string
 	env     []string
 	viaShim bool
+	readyFD int
+	passed  []int
+}
+
+// files is the child's descriptor table: nil (stdin, stdout, stderr, and
+// what restart-run inherited passing through exec by itself) without a
+// notification pipe; with one, ready at readyFD and every descriptor that
+// passes through named, with keep.
+func (c *command) files(ready *os.File, keep ...int) []uintptr {
+	if ready == nil {
+		return nil
+	}
+	return childFiles(c.readyFD, ready.Fd(), append(c.passed[:len(c.passed):len(c.passed)], keep...))
 }
 
 // spawn starts the command, directly or through the exec shim. Through the
@@ -182,9 +200,13 @@ type command struct {
 // closes) or cannot (the shim writes the errno), so that a failed exec is a
 // failed start, as without the shim, and no signal is forwarded to the shim
 // in between: signals wait in their channels meanwhile.
-func (c *command) spawn(pgid, tty int) (int, error) {
+//
+// ready is the write end of the run's notification pipe, or nil. Its Fd
+// makes it blocking, which the child wants: the pipe's flags are shared
+// with the child's copy.
+func (c *command) spawn(pgid, tty int, ready *os.File) (int, error) {
 	if !c.viaShim {
-		return startChild(c.path, c.argv, c.env, pgid, tty)
+		return startChild(c.path, c.argv, c.env, pgid, tty, c.files(ready))
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -197,14 +219,18 @@ func (c *command) spawn(pgid, tty int) (int, error) {
 	// and it works under any open-file limit that has room for it; the shim
 	// makes it close-on-exec before the command runs. Only this goroutine
 	// forks, so no other child can inherit it.
-	fd, err := unix.FcntlInt(w.Fd(), unix.F_DUPFD, 3)
+	avoid := 0
+	if ready != nil {
+		avoid = c.readyFD // the number the notification pipe takes in the child
+	}
+	fd, err := dupFrom3(w.Fd(), avoid)
 	w.Close()
 	if err != nil {
 		return 0, fmt.Errorf("exec shim pipe: %w", err)
 	}
 	env := append(c.env[:len(c.env):len(c.env)], execShimEnv+"="+strconv.Itoa(fd))
 	argv := append([]string{shimArgv0, c.path}, c.argv...)
-	pid, err := startChild(selfExe, argv, env, pgid, tty)
+	pid, err := startChild(selfExe, argv, env, pgid, tty, c.files(ready, fd))
 	unix.Close(fd)
 	if err != nil {
 		return 0, err
@@ -228,6 +254,18 @@ func (c *command) spawn(pgid, tty int) (int, error) {
 			return pid, nil
 		}
 	}
+}
+
+// dupFrom3 duplicates fd, without close-on-exec, to the lowest free number
+// from 3 up that is not avoid (0: any).
+func dupFrom3(fd uintptr, avoid int) (int, error) {
+	dup, err := unix.FcntlInt(fd, unix.F_DUPFD, 3)
+	if err != nil || dup != avoid {
+		return dup, err
+	}
+	above, err := unix.FcntlInt(fd, unix.F_DUPFD, avoid+1)
+	unix.Close(dup)
+	return above, err
 }
 
 // reap is the only caller of wait4: any other waiter could take the main

@@ -51,6 +51,7 @@ type readiness struct {
 	self   int           // restart-run's pid, the MAINPID told upward
 	notify *notifySocket // the child's NOTIFY_SOCKET, nil when not needed
 	up     *upstream     // our own outer supervisor's socket, or nil
+	pipe   *readyPipe    // this run's --notification-fd pipe, nil when none is open
 
 	pid     int       // the child of the current run, for the log
 	started time.Time // when it started
@@ -105,6 +106,15 @@ func (r *readiness) notifyC() <-chan notifyDatagram {
 	return r.notify.C()
 }
 
+// readyFDC delivers what this run's --notification-fd pipe said: true for
+// a newline, false for EOF without one.
+func (r *readiness) readyFDC() <-chan bool {
+	if r.pipe == nil {
+		return nil
+	}
+	return r.pipe.C()
+}
+
 func (r *readiness) startC() <-chan time.Time    { return r.startTimeout.C() }
 func (r *readiness) runtimeC() <-chan time.Time  { return r.runtimeMax.C() }
 func (r *readiness) watchdogC() <-chan time.Time { return r.watchdog.C() }
@@ -114,6 +124,53 @@ func (r *readiness) upC() <-chan time.Time       { return r.upWatchdog.C() }
 func (r *readiness) close() {
 	if r.notify != nil {
 		_ = r.notify.Close()
+	}
+	r.closePipe()
+}
+
+// beforeStart opens the coming run's --notification-fd pipe, when the flag
+// is set, and returns the write end for the child, which the caller closes
+// once the child has it. Each run has a pipe of its own, so a newline meant
+// for one run cannot make the next one ready.
+func (r *readiness) beforeStart() (*os.File, error) {
+	r.closePipe()
+	if r.cfg.readyFD == 0 {
+		return nil, nil
+	}
+	p, w, err := openReadyPipe()
+	if err != nil {
+		return nil, err
+	}
+	r.pipe = p
+	return w, nil
+}
+
+// childGone closes the run's pipe: its child has ended (or could not be
+// started), as s6-supervise closes its end when the service dies.
+func (r *readiness) childGone() { r.closePipe() }
+
+func (r *readiness) closePipe() {
+	if r.pipe != nil {
+		r.pipe.close()
+		r.pipe = nil
+	}
+}
+
+// onReadyFD handles what the run's notification pipe said: a newline is
+// READY=1 by s6's protocol, and counts as READY=1 would (live and stopping
+// as for onNotify); EOF without one is no readiness, and news only while
+// the child runs and is not being stopped (a child killed for its start
+// timeout closes the pipe by dying). Either way the pipe is done with:
+// restart-run closes its end, as s6-supervise does.
+func (r *readiness) onReadyFD(newline, live, stopping bool) {
+	r.closePipe()
+	switch {
+	case !live || stopping:
+	case !newline:
+		r.log.Debug().Str("event", "notify").Int("pid", r.pid).Int("fd", r.cfg.readyFD).
+			Msg("--notification-fd closed without a newline (by the child, or as it ended); not ready")
+	case !r.ready:
+		r.becameReady("notification-fd")
 	}
 }
 
@@ -149,7 +206,7 @@ func (r *readiness) runStarted(pid int, started time.Time) {
 	r.ready = false
 	r.period = r.cfg.watchdog
 	if r.cfg.notifyType != "notify" {
-		r.becameReady()
+		r.becameReady("")
 	} else if r.cfg.timeoutStart > 0 {
 		r.startTimeout.set(r.cfg.timeoutStart)
 	}
@@ -163,11 +220,12 @@ func (r *readiness) runEnded() {
 }
 
 // becameReady: the child entered the running state (at its start under
-// --type=simple, at READY=1 under --type=notify). systemd stops the watchdog
+// --type=simple, at READY=1 or the newline on --notification-fd under
+// --type=notify, which via names for the log). systemd stops the watchdog
 // while a unit starts and (re)arms it, and RuntimeMaxSec=, from here on, so a
 // service that takes longer than its watchdog period to start is not killed
 // for it: until now --timeout-start alone has guarded the start.
-func (r *readiness) becameReady() {
+func (r *readiness) becameReady(via string) {
 	r.ready = true
 	r.startTimeout.stop()
 	if r.cfg.runtimeMax > 0 {
@@ -177,7 +235,7 @@ func (r *readiness) becameReady() {
 		r.watchdog.set(r.period)
 	}
 	if r.cfg.notifyType == "notify" {
-		r.log.Info().Str("event", "ready").Int("pid", r.pid).Dur("after_ms", time.Since(r.started)).Msg("child is ready")
+		r.log.Info().Str("event", "ready").Int("pid", r.pid).Dur("after_ms", time.Since(r.started)).Str("via", via).Msg("child is ready")
 	}
 	if r.up != nil && !r.up.ready {
 		r.up.ready = true
@@ -227,7 +285,7 @@ func (r *readiness) onNotify(d notifyDatagram, live, stopping bool) (asks notify
 		return asks // being stopped: readiness and the watchdog no longer count
 	}
 	if m.Ready && !r.ready {
-		r.becameReady()
+		r.becameReady("notify-socket")
 	}
 	if m.WatchdogUSec != nil {
 		// The child changes its own watchdog period; 0 turns it off.

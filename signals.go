@@ -109,7 +109,7 @@ func (s *supervisor) signalsBeforeStart() (status int, stop bool) {
 		}
 		switch {
 		case s.cfg.stopSignals.Has(sig):
-			s.log.Info().Str("event", "stop").Str("signal", signalName(sig)).
+			s.exitCode(s.log.Info().Str("event", "stop").Str("signal", signalName(sig)), 128+int(sig)).
 				Msg("stop requested before the first start; nothing was started")
 			s.sig.earlyStop = sig
 			return 128 + int(sig), true
@@ -123,6 +123,7 @@ func (s *supervisor) signalsBeforeStart() (status int, stop bool) {
 // raiseOnExit is the signal restart-run should end itself by, or 0: SIGINT
 // or SIGQUIT when a stop by that signal (or Ctrl-C, Ctrl-\ in the terminal)
 // ended the child by it, or came before the first start (see reraise).
+// run does not raise it when --exit-status-map maps the status.
 func (s *supervisor) raiseOnExit() unix.Signal {
 	sig := s.sig.earlyStop
 	if s.child.attempt > 0 {

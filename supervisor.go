@@ -69,7 +69,7 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 	s := &supervisor{
 		cfg:     cfg,
 		log:     log,
-		cmd:     command{path: path, argv: cfg.argv, env: cfg.env, viaShim: cfg.watchdog > 0},
+		cmd:     command{path: path, argv: cfg.argv, env: cfg.env, viaShim: cfg.watchdog > 0, readyFD: cfg.readyFD, passed: cfg.passedFDs},
 		sig:     signalIn{chld: sigs.chld, stop: sigs.stop, other: sigs.other},
 		health:  newHealthChecker(cfg.health, cfg.env, log),
 		end:     cleaner{cfg: cfg, log: log, self: self},
@@ -143,6 +143,8 @@ func (s *supervisor) run() int {
 			s.pause.on = false
 		case d := <-r.notifyC():
 			s.onNotify(d)
+		case newline := <-r.readyFDC():
+			r.onReadyFD(newline, s.phase == running, s.end.settling())
 		case <-r.startC():
 			s.terminate(r.onStartTimeout())
 		case <-r.runtimeC():
@@ -183,12 +185,22 @@ func (s *supervisor) start() error {
 	pgid, tty := s.term.startRun()
 	s.guard.newRun(s.child.pgid)
 	s.oom.runStarted()
-	pid, err := s.cmd.spawn(pgid, tty)
+	ready, err := s.readiness.beforeStart()
+	var pid int
+	if err == nil {
+		pid, err = s.cmd.spawn(pgid, tty, ready)
+	}
+	if ready != nil {
+		// Only the child holds the write end from here, so the reader sees
+		// EOF once the child, and whatever it passed the pipe on to, is done.
+		ready.Close()
+	}
 	if err != nil {
+		s.readiness.childGone()
 		s.term.startFailed()
 		ce := execError(s.cfg.argv[0], err)
 		if s.child.attempt == 1 {
-			s.log.Error().Str("event", "exit").Int("attempt", s.child.attempt).Int("exit_code", ce.status).
+			s.exitCode(s.log.Error().Str("event", "exit").Int("attempt", s.child.attempt), ce.status).
 				Err(ce).Msg("cannot start the command")
 			return ce
 		}
@@ -270,6 +282,7 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	s.child.pid = 0
 	s.end.kill.stop()
 	s.runEnded()
+	s.readiness.childGone()
 	s.backoff().Ran(ran)
 	s.term.runEnded(s.end.stopping)
 
@@ -309,10 +322,10 @@ func (s *supervisor) decideNext() {
 	status := s.last.Status()
 	if !d.Restart {
 		if d.Why == WhyMaxRestarts {
-			s.log.Error().Str("event", "give-up").Int("restarts", s.child.restarts).Int("exit_code", status).
+			s.exitCode(s.log.Error().Str("event", "give-up").Int("restarts", s.child.restarts), status).
 				Msg("--max-restarts used up; not restarting")
 		} else {
-			s.quiet().Str("event", "done").Str("reason", string(d.Why)).Int("exit_code", status).
+			s.exitCode(s.quiet().Str("event", "done").Str("reason", string(d.Why)), status).
 				Msg("not restarting")
 		}
 		s.finish()
@@ -320,8 +333,8 @@ func (s *supervisor) decideNext() {
 	}
 	delay := s.backoff().Next()
 	if !s.cfg.limiter.Allow(time.Now().Add(delay)) {
-		s.log.Error().Str("event", "limit").Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst).
-			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.child.restarts).Int("exit_code", status).
+		s.exitCode(s.log.Error().Str("event", "limit").Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst).
+			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.child.restarts), status).
 			Msg("start limit hit; not restarting")
 		s.finish()
 		return
@@ -343,6 +356,17 @@ func (s *supervisor) decideNext() {
 	if delay > 0 {
 		s.pause.set(delay)
 	}
+}
+
+// exitCode adds to a line that tells the status restart-run is about to
+// exit with its exit_code (the child's status) and, when --exit-status-map
+// changes it, mapped_to, what restart-run exits with instead.
+func (s *supervisor) exitCode(ev *zerolog.Event, status int) *zerolog.Event {
+	ev = ev.Int("exit_code", status)
+	if to, ok := s.cfg.exitMap.Map(status); ok {
+		ev = ev.Int("mapped_to", to)
+	}
+	return ev
 }
 
 // quiet is the level of the news a clean one-shot run would print: a clean

@@ -92,10 +92,11 @@ core_tests=(
   TestHealthCheckerStale TestHealthCheckerNotLive TestHealthCheckerSpawnFails
   TestHealthCheckerOutput TestHealthCheckerNone
   TestHTTPGet TestHTTPStatus TestHTTPHost TestHTTPCheck TestHTTPCheckHeadCap
-  TestParse TestHelp TestFlagTypes TestConfigure TestRedactURL
+  TestParse TestHelp TestFlagTypes TestConfigure TestRedactURL TestExitStatusMapParse TestExitStatusMapFlag
   TestFlagSources TestOneDash TestStrayVariables TestIdleSettings
   TestReadinessSimple TestReadinessNotify TestReadinessWatchdogPeriod TestReadinessStopOrders
   TestReadinessExtend TestReadinessWhileStopping TestReadinessAccess TestReadinessNoLimits
+  TestReadinessNotificationFD TestDescriptorFlag TestNotificationFDConfig
   TestUsecSaturates TestUsecEdge
   TestCleanerStopDeadline TestCleanerForce TestCleanerSweep TestCleanerSweepGone TestCleanerSweepStopped
   TestSentinelEnded TestTerminalRunsWithout TestChildStoppedBy
