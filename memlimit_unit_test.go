@@ -27,6 +27,8 @@ func TestSize(t *testing.T) {
 		"9223372036854775807": math.MaxInt64, "9223372036854775807B": math.MaxInt64,
 		"007M": 7 << 20, "7.5E": 7<<60 + 1<<59,
 		"0.001K": 1, // 1.024 bytes, rounded down as systemd does
+		// (2^53-1) K and 1023 bytes of the fraction: the most there is.
+		"9007199254740991.9999K": math.MaxInt64,
 	} {
 		var z Size
 		if err := z.UnmarshalText([]byte(in)); err != nil || int64(z) != want {
@@ -61,7 +63,7 @@ func TestSize(t *testing.T) {
 			t.Errorf("Size(%q) = %d, %v; want too large, and the value left alone", in, z, err)
 		}
 	}
-	for z, want := range map[Size]string{1: "1", 1000: "1000", 1024: "1K", 1536: "1536", 1536 << 10: "1536K",
+	for z, want := range map[Size]string{0: "0", 1: "1", 1000: "1000", 1024: "1K", 1536: "1536", 1536 << 10: "1536K",
 		64 << 20: "64M", 3 << 30: "3G", 1 << 40: "1T", 1 << 50: "1P", 7 << 60: "7E", math.MaxInt64: "9223372036854775807"} {
 		if got := z.String(); got != want {
 			t.Errorf("Size(%d).String() = %q, want %q", int64(z), got, want)

@@ -8,7 +8,8 @@
 #       The pure core (policy.go, limiter.go, the notify parser, the HTTP
 #       check's parsing, the flag types of flags.go, main.go's parsing and
 #       config.go's checks) and the components the loop drives (readiness,
-#       the cleaner, the terminal's sentinel reading, the alarm) against
+#       the cleaner, the terminal's sentinel reading, the alarm, the
+#       memory ceiling) against
 #       their fast unit tests alone. Fails below
 #       a kill rate of $MUTATION_FLOOR % (90).
 #       gremlins mutates whole files and tests only the mutants some test
@@ -81,7 +82,7 @@ fi
 # TestHTTPCheckBadServers) stay out: each would add its wait to every
 # mutant. TestHTTPGet covers the same parsing on an in-memory connection.
 core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go
-  readiness.go cleanup.go terminal.go alarm.go oom.go)
+  readiness.go cleanup.go terminal.go alarm.go oom.go memlimit.go)
 core_tests=(
   TestDecideTable TestDecidePrecedence TestClassify TestStatusList TestParseSignal
   TestSignalTypes
@@ -102,6 +103,7 @@ core_tests=(
   TestSentinelEnded TestTerminalRunsWithout TestChildStoppedBy
   TestOOMParseKills TestOOMParseProcCgroup TestOOMParseMountinfo TestOOMCounterFiles TestOOMWatch
   TestOOMClassifyEnd TestOOMWatchLogs
+  TestSize TestMeasureTree TestMemoryCeiling TestMemoryCeilingOff
 )
 
 if [ "$mode" = core ]; then
