@@ -105,6 +105,9 @@ Examples:
       Three failed checks in a row (one every 30s) stop and restart it.
   restart-run --restart=no -- ./job
       Run once, as tini would: forward signals, reap zombies, exit as it did.
+  restart-run --restart-signal=HUP -- ./my-server
+      SIGHUP to restart-run stops the server and starts it again at once,
+      as systemctl restart does; any other signal is passed on.
 
 Exit status:
   the child's       its exit code, or 128+N if signal N killed it: when no
