@@ -26,7 +26,7 @@ type cleaner struct {
 	self int
 
 	stopping   bool                // a stop request came: no restart follows
-	restarting bool                // --restart-signal came in this run: a restart follows at once, unless a stop request comes
+	restarting bool                // --restart-signal came: a restart follows at once, unless a stop request wins
 	forced     *Class              // Timeout or Watchdog when restart-run killed the child
 	deadline   time.Time           // when a stop or restart request's --timeout-stop runs out; zero until one was sent
 	kill       alarm               // SIGKILL after --timeout-stop
@@ -56,8 +56,8 @@ func (c *cleaner) newRun() {
 	c.forced, c.restarting, c.deadline = nil, false, time.Time{}
 }
 
-// armStop starts the one deadline of a stop or restart request, unless restart-run's own
-// kill has set the alarm already.
+// armStop starts the one deadline of a stop or restart request, unless
+// restart-run's own kill has set the alarm already.
 func (c *cleaner) armStop() {
 	if !c.kill.on {
 		c.kill.set(c.cfg.timeoutStop)
