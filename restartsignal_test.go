@@ -196,12 +196,13 @@ func TestRestartSignalServer(t *testing.T) {
 
 // TestRestartSignalLimiter: the start limiter counts restarts on request,
 // the first start included, as systemd's start limit counts manual
-// starts: with the default burst (5 in 10 s), the fifth SIGHUP, which
-// would be the sixth start, is refused: a limit line, and restart-run
-// exits with the last child's status. Each SIGHUP is sent after the
-// previous start line.
+// starts: with the default burst of 5, the fifth SIGHUP, which would be
+// the sixth start, is refused: a limit line, and restart-run exits with
+// the last child's status. Each SIGHUP is sent after the previous start
+// line. The window is an hour rather than the default 10 s, so that a
+// slow machine cannot let the first start fall out of it.
 func TestRestartSignalLimiter(t *testing.T) {
-	r := startRR(t, nil, "--restart=no", "--restart-signal=SIGHUP", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
+	r := startRR(t, nil, "--restart=no", "--restart-signal=SIGHUP", "--interval=1h", "--", "sh", "-c", "echo ready $$; exec sleep 1000")
 	for i := 1; i <= 5; i++ {
 		if a := r.next("start").num("attempt"); a != float64(i) {
 			t.Fatalf("start attempt %v, want %d", a, i)
@@ -384,19 +385,23 @@ func TestRestartSignalDuringPause(t *testing.T) {
 // TestRestartSignalDuringCleanup: a SIGHUP that comes after the child
 // ended on its own, while its leftovers are being stopped, restarts it
 // once they are gone, under --restart=no. The first run leaves a sleep
-// that ignores SIGTERM (set before the fork, so no race), which gets
-// SIGKILL after --timeout-stop.
+// that ignores SIGTERM (set before the fork, so no race), which the test
+// kills once the request is logged.
 func TestRestartSignalDuringCleanup(t *testing.T) {
 	first := filepath.Join(t.TempDir(), "first")
 	script := `if [ ! -e "$1" ]; then : >"$1"; trap "" TERM; sleep 1000 & exit 0; fi
 echo ready $$; exec sleep 1000`
-	r := startRR(t, nil, "--restart=no", "--restart-signal=SIGHUP", "--timeout-stop=2s", "--", "sh", "-c", script, "sh", first)
+	// --timeout-stop is long, so that the SIGHUP surely comes during the
+	// cleanup; the test then ends the leftover itself, by its group (the
+	// first child's pid).
+	r := startRR(t, nil, "--restart=no", "--restart-signal=SIGHUP", "--timeout-stop=1m", "--", "sh", "-c", script, "sh", first)
+	pgid := int(r.next("start").num("pid"))
 	r.next("cleanup")
 	r.signal(syscall.SIGHUP)
 	if e := r.next("restart-request"); !strings.Contains(e.str("message"), "the child has ended") {
 		t.Errorf("restart-request %v, want one during the cleanup", e)
 	}
-	r.next("kill")
+	_ = unix.Kill(-pgid, unix.SIGKILL)
 	if e := r.next("restart"); e.str("reason") != "signal" || e.num("delay_ms") != 0 {
 		t.Errorf("restart %v, want reason signal, no delay", e)
 	}
