@@ -14,8 +14,9 @@ import (
 // exit.
 
 // cleaner owns the state of a run's end: whether a stop was requested (no
-// restart follows), whether restart-run is killing the child on its own
-// account, the one deadline of a stop request, the kill alarm, and which
+// restart follows) or a restart (--restart-signal: one follows at once),
+// whether restart-run is killing the child on its own account, the one
+// deadline of a stop or restart request, the kill alarm, and which
 // leftovers have had which signal. It signals only leftovers; the loop
 // signals the child, and learns from the return values when a cleanup is
 // over.
@@ -25,8 +26,9 @@ type cleaner struct {
 	self int
 
 	stopping   bool                // a stop request came: no restart follows
+	restarting bool                // --restart-signal came: a restart follows at once, unless a stop request wins
 	forced     *Class              // Timeout or Watchdog when restart-run killed the child
-	deadline   time.Time           // when a stop request's --timeout-stop runs out; zero until one was sent
+	deadline   time.Time           // when a stop or restart request's --timeout-stop runs out; zero until one was sent
 	kill       alarm               // SIGKILL after --timeout-stop
 	killed     bool                // leftovers have been sent SIGKILL
 	signalled  map[int]unix.Signal // what each leftover was last sent; 0 is the group
@@ -41,10 +43,21 @@ func (c *cleaner) beingStopped() bool { return !c.deadline.IsZero() || c.forced 
 
 // settling: the child is being stopped or no restart may follow, so
 // readiness, the watchdog and health checks no longer count.
-func (c *cleaner) settling() bool { return c.stopping || c.forced != nil }
+func (c *cleaner) settling() bool { return c.stopping || c.restarting || c.forced != nil }
 
-// armStop starts the stop request's one deadline, unless restart-run's own
-// kill has set the alarm already.
+// ownKill: restart-run itself is stopping the child, for a timeout, the
+// watchdog, health checks or a restart on request; not for a stop request,
+// which only passes the signal on.
+func (c *cleaner) ownKill() bool { return c.forced != nil || c.restarting }
+
+// newRun forgets how the last run was ended: a new start is nobody's stop
+// or restart.
+func (c *cleaner) newRun() {
+	c.forced, c.restarting, c.deadline = nil, false, time.Time{}
+}
+
+// armStop starts the one deadline of a stop or restart request, unless
+// restart-run's own kill has set the alarm already.
 func (c *cleaner) armStop() {
 	if !c.kill.on {
 		c.kill.set(c.cfg.timeoutStop)
@@ -68,7 +81,7 @@ func (c *cleaner) force(class Class) bool {
 // extend: EXTEND_TIMEOUT_USEC= while the child is being stopped pushes the
 // stop's SIGKILL to no sooner than d from now, as systemd does.
 func (c *cleaner) extend(d time.Duration) {
-	if c.kill.extend(d) && c.stopping {
+	if c.kill.extend(d) && (c.stopping || c.restarting) {
 		c.deadline = c.kill.when
 	}
 }
@@ -172,6 +185,52 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 	case pausing:
 		s.pause.stop()
 		s.finish()
+	}
+}
+
+// requestRestart handles --restart-signal: restart the child, as systemctl
+// restart does. A running child is stopped as a stop request stops it,
+// but with --kill-signal, which is restart-run's own signal for stopping
+// the child: to its group under --kill-mode=control-group, SIGKILL after
+// --timeout-stop, and one deadline for it and its leftovers. Once they are
+// gone, decideNext starts it again at once, whatever --restart and the
+// status lists say; the start limiter counts that start, and the backoff
+// is left as it was. A stop request, before or during it, wins. In the
+// pause before a restart that is due anyway, the pause is cut short: the
+// start was counted already when it was decided.
+func (s *supervisor) requestRestart(sig unix.Signal) {
+	ignored := func(why string) {
+		s.log.Debug().Str("event", "signal").Str("signal", signalName(sig)).Msg(why)
+	}
+	switch {
+	case s.end.stopping:
+		ignored("a stop is under way, and it wins; restart signal ignored")
+		return
+	case s.end.restarting || (s.phase == pausing && !s.pause.on):
+		ignored("a restart is under way already; restart signal ignored")
+		return
+	}
+	ev := s.log.Info().Str("event", "restart-request").Str("signal", signalName(sig))
+	switch s.phase {
+	case running:
+		s.end.restarting = true
+		ev = ev.Int("pid", s.child.pid)
+		if s.end.forced != nil {
+			// restart-run's own kill goes on as it was, with its class
+			// and its alarm; only the decision after it changes.
+			ev.Msg("restart requested; the child is being stopped already")
+			return
+		}
+		ev.Str("kill_signal", signalName(s.cfg.killSignal)).Msg("restart requested; stopping the child")
+		s.runEnded()
+		s.stopChild(s.cfg.killSignal)
+		s.end.armStop()
+	case cleaning:
+		s.end.restarting = true
+		ev.Msg("restart requested; the child has ended, and starts again once its leftovers are gone")
+	case pausing:
+		ev.Msg("restart requested; the pause is cut short")
+		s.pause.stop()
 	}
 }
 

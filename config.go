@@ -31,6 +31,8 @@ type config struct {
 	stopSignals SignalList
 	forwardTo   string
 	exitMap     ExitStatusMap // --exit-status-map: restart-run's own exit status
+	// restartSignal restarts the child on demand (--restart-signal); 0 for none.
+	restartSignal unix.Signal
 
 	notifyType     string
 	notifyAccess   string
@@ -70,6 +72,9 @@ func configure(cli *CLI) (*config, error) {
 			return nil, err
 		}
 	}
+	if err := checkRestartSignal(cli); err != nil {
+		return nil, err
+	}
 	health, err := configureHealth(cli)
 	if err != nil {
 		return nil, err
@@ -100,14 +105,15 @@ func configure(cli *CLI) (*config, error) {
 			MaxDelay:   time.Duration(cli.RestartMaxDelay),
 			ResetAfter: reset,
 		},
-		maxRestarts: int(cli.MaxRestarts),
-		killMode:    string(cli.KillMode),
-		killSignal:  unix.Signal(cli.KillSignal),
-		timeoutStop: timeoutStop,
-		logFormat:   string(cli.LogFormat),
-		stopSignals: cli.StopSignals,
-		forwardTo:   string(cli.ForwardTo),
-		exitMap:     cli.ExitStatusMap,
+		maxRestarts:   int(cli.MaxRestarts),
+		killMode:      string(cli.KillMode),
+		killSignal:    unix.Signal(cli.KillSignal),
+		timeoutStop:   timeoutStop,
+		logFormat:     string(cli.LogFormat),
+		stopSignals:   cli.StopSignals,
+		forwardTo:     string(cli.ForwardTo),
+		restartSignal: unix.Signal(cli.RestartSignal),
+		exitMap:       cli.ExitStatusMap,
 
 		notifyType:     string(cli.Type),
 		notifyAccess:   string(cli.NotifyAccess),
@@ -236,6 +242,16 @@ func checkNotificationFD(cli *CLI, passed []int, limit uint64) error {
 	return nil
 }
 
+// checkRestartSignal refuses a restart signal that is also a stop signal:
+// it cannot both stop restart-run and restart the child.
+func checkRestartSignal(cli *CLI) error {
+	if sig := unix.Signal(cli.RestartSignal); sig != 0 && cli.StopSignals.Has(sig) {
+		return cli.flagError("restart-signal", "%s is a stop signal too, in %s: it cannot both stop restart-run and restart the child; use a signal outside that list, or take it out of --stop-signals",
+			signalName(sig), cli.setting("stop-signals", cli.StopSignals))
+	}
+	return nil
+}
+
 // idleSetting is a flag that systemd accepts in the same combination and
 // that will not change what happens: a warning, not bad input.
 type idleSetting struct{ flag, msg string }
@@ -243,15 +259,23 @@ type idleSetting struct{ flag, msg string }
 // idleSettings: under --restart=no, with no --restart-force-exit-status,
 // nothing is ever restarted, so the pause, backoff and limits never apply
 // (systemd takes RestartSec= and StartLimitBurst= with Restart=no too).
+// With --restart-signal the limits do: they count its restarts, which
+// have no pause and ignore the status lists.
 func (cli *CLI) idleSettings() []idleSetting {
 	if cli.Restart != "no" || cli.given("restart-force-exit-status") {
 		return nil
 	}
+	onDemand := cli.RestartSignal != 0
 	var idle []idleSetting
 	for _, name := range []string{"restart-sec", "restart-steps", "restart-max-delay", "restart-reset-after",
 		"burst", "interval", "max-restarts", "restart-prevent-exit-status"} {
-		if cli.given(name) {
-			idle = append(idle, idleSetting{name, fmt.Sprintf("--%s has no effect under --restart=no, where nothing is restarted", name)})
+		limit := name == "burst" || name == "interval" || name == "max-restarts"
+		if cli.given(name) && !(onDemand && limit) {
+			why := "nothing is restarted"
+			if onDemand {
+				why = "only --restart-signal restarts, at once and whatever the exit status"
+			}
+			idle = append(idle, idleSetting{name, fmt.Sprintf("--%s has no effect under --restart=no, where %s", name, why)})
 		}
 	}
 	return idle

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // This file holds the types of the flags' values: each checks its own
@@ -332,4 +334,44 @@ func (d *Descriptor) UnmarshalText(b []byte) error {
 	}
 	*d = Descriptor(n)
 	return nil
+}
+
+// RestartSignal is --restart-signal's signal, by name or number (HUP,
+// SIGUSR2, 12); 0, the default, is none. It must be one that restart-run
+// catches and would otherwise forward, and not one of job control:
+// SIGCONT comes to restart-run whenever a shell's fg or bg continues it,
+// and SIGTSTP, SIGTTIN and SIGTTOU are how a terminal and a shell stop a
+// job, so a restart on any of them would come with job control rather
+// than on request. Whether it is also a stop signal is config.go's check.
+type RestartSignal unix.Signal
+
+func (r *RestartSignal) UnmarshalText(b []byte) error {
+	const use = "use one it would forward, such as HUP, USR1, USR2 or SIGRTMIN+N"
+	if len(b) == 0 {
+		return fmt.Errorf("is empty; give a signal, such as HUP, USR1 or USR2, or leave the flag out")
+	}
+	sig, err := parseSignal(string(b))
+	if err != nil {
+		return err
+	}
+	switch {
+	case !forwardable(sig):
+		return fmt.Errorf("%s cannot be the restart signal: restart-run cannot catch it or keeps it for itself; %s", signalName(sig), use)
+	case jobControl(sig):
+		return fmt.Errorf("%s cannot be the restart signal: it is a job control signal (a shell's fg and bg, Ctrl-Z, a terminal's background reads and writes); %s", signalName(sig), use)
+	}
+	*r = RestartSignal(sig)
+	return nil
+}
+
+func (r RestartSignal) String() string { return signalName(unix.Signal(r)) }
+
+// jobControl: the signals by which terminals and shells stop and continue
+// jobs.
+func jobControl(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return true
+	}
+	return false
 }

@@ -34,11 +34,12 @@ type CLI struct {
 	RestartPreventExitStatus StatusList `group:"restart" env:"RESTART_RUN_RESTART_PREVENT_EXIT_STATUS" placeholder:"list" help:"Exit codes and signals that never restart."`
 	RestartForceExitStatus   StatusList `group:"restart" env:"RESTART_RUN_RESTART_FORCE_EXIT_STATUS" placeholder:"list" help:"Exit codes and signals that always restart (limits still apply)."`
 
-	KillMode    KillMode   `default:"control-group" group:"stop" env:"RESTART_RUN_KILL_MODE" help:"What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."`
-	KillSignal  SignalName `default:"SIGTERM" group:"stop" env:"RESTART_RUN_KILL_SIGNAL" help:"Signal restart-run uses to stop the child and its leftovers."`
-	TimeoutStop TimeLimit  `default:"10s" group:"stop" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL (0 or infinity = no limit)."`
-	StopSignals SignalList `default:"TERM,INT,QUIT" group:"stop" env:"RESTART_RUN_STOP_SIGNALS" help:"Signals to restart-run that are a stop request (passed on, no restart); any other is forwarded as it is. E.g. TERM,INT to forward SIGQUIT (a JVM's thread dump)."`
-	ForwardTo   ForwardTo  `default:"child" group:"stop" env:"RESTART_RUN_FORWARD_TO" help:"Where forwarded signals go: child (the child alone) or group (its whole process group, as dumb-init and tini -g). Stop signals follow --kill-mode."`
+	KillMode      KillMode      `default:"control-group" group:"stop" env:"RESTART_RUN_KILL_MODE" help:"What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."`
+	KillSignal    SignalName    `default:"SIGTERM" group:"stop" env:"RESTART_RUN_KILL_SIGNAL" help:"Signal restart-run uses to stop the child and its leftovers."`
+	TimeoutStop   TimeLimit     `default:"10s" group:"stop" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL (0 or infinity = no limit)."`
+	StopSignals   SignalList    `default:"TERM,INT,QUIT" group:"stop" env:"RESTART_RUN_STOP_SIGNALS" help:"Signals to restart-run that are a stop request (passed on, no restart); any other is forwarded as it is. E.g. TERM,INT to forward SIGQUIT (a JVM's thread dump)."`
+	ForwardTo     ForwardTo     `default:"child" group:"stop" env:"RESTART_RUN_FORWARD_TO" help:"Where forwarded signals go: child (the child alone) or group (its whole process group, as dumb-init and tini -g). Stop signals follow --kill-mode."`
+	RestartSignal RestartSignal `group:"stop" env:"RESTART_RUN_RESTART_SIGNAL" placeholder:"signal" help:"A signal to restart-run that restarts the child, as systemctl restart: stopped as a stop request stops it (with --kill-signal), then started again at once whatever --restart says; the start limit counts it. None by default."`
 
 	Type           ServiceType  `default:"simple" group:"notify" env:"RESTART_RUN_TYPE" help:"simple: the child counts as started once it runs; notify: once it sends READY=1 to NOTIFY_SOCKET."`
 	NotifyAccess   NotifyAccess `default:"main" group:"notify" env:"RESTART_RUN_NOTIFY_ACCESS" help:"Whose notify datagrams count: main (the child's own pid) or all (any process of restart-run's user)."`
@@ -115,6 +116,9 @@ Examples:
       hold more than 512 MiB; their memory is read every 5s.
   restart-run --restart=no -- ./job
       Run once, as tini would: forward signals, reap zombies, exit as it did.
+  restart-run --restart-signal=HUP -- ./my-server
+      SIGHUP to restart-run stops the server and starts it again at once,
+      as systemctl restart does; any other signal is passed on.
 
 Exit status:
   the child's       its exit code, or 128+N if signal N killed it: when no

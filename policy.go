@@ -120,6 +120,7 @@ const (
 	WhyForce       Why = "status in --restart-force-exit-status"
 	WhyPolicy      Why = "restart policy"
 	WhyMaxRestarts Why = "--max-restarts used up"
+	WhyRequested   Why = "signal" // --restart-signal asked for it
 )
 
 // Decision says whether to start the child again, and why.
@@ -133,10 +134,22 @@ type Decision struct {
 // restarts is how many restarts have already happened; maxRestarts 0 means no cap.
 // The start limiter is applied by the caller, at the moment of the start.
 func decide(p Policy, r Result, l Lists, stopping bool, restarts, maxRestarts int) Decision {
+	return decideRun(p, r, l, stopping, false, restarts, maxRestarts)
+}
+
+// decideRun is decide for a run that --restart-signal may have ended
+// (requested): a stop request still wins, and then the request restarts,
+// whatever the policy and the status lists say, as systemctl restart
+// starts a unit again whatever its Restart=. --max-restarts caps it as
+// any restart; the caller applies the start limiter, which counts it too
+// (systemd's start limit counts manual starts).
+func decideRun(p Policy, r Result, l Lists, stopping, requested bool, restarts, maxRestarts int) Decision {
 	var d Decision
 	switch {
 	case stopping:
 		return Decision{false, WhyStopped}
+	case requested:
+		d = Decision{true, WhyRequested}
 	case l.Prevent.Has(r.Code, r.Sig):
 		return Decision{false, WhyPrevent}
 	case l.Force.Has(r.Code, r.Sig):

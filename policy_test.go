@@ -218,3 +218,52 @@ func TestSignalTypes(t *testing.T) {
 		t.Errorf("%s: Has(SIGINT) %v, Has(SIGQUIT) %v; want true, false", l, l.Has(unix.SIGINT), l.Has(unix.SIGQUIT))
 	}
 }
+
+// TestDecideRequested: a run ended by --restart-signal restarts under
+// every policy and class, over both status lists; a stop request still
+// wins, and --max-restarts still caps it.
+func TestDecideRequested(t *testing.T) {
+	exit3 := Result{Class: ExitCode, Code: 3}
+	prevent := Lists{Prevent: mustList(t, "3 0 SIGTERM"), Success: mustList(t, "3")}
+	for _, c := range allClasses {
+		for _, p := range allPolicies {
+			for _, l := range []Lists{{}, prevent} {
+				r := Result{Class: c, Code: 3}
+				if d := decideRun(p, r, l, false, true, 0, 0); !d.Restart || d.Why != WhyRequested {
+					t.Errorf("requested, %s, %s, lists %v: %+v, want a restart for %q", p, c, l, d, WhyRequested)
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name                string
+		p                   Policy
+		l                   Lists
+		stopping, requested bool
+		restarts, max       int
+		want                bool
+		why                 Why
+	}{
+		{"stop beats the request", Always, Lists{}, true, true, 0, 0, false, WhyStopped},
+		{"stop beats the request under no", No, Lists{}, true, true, 0, 0, false, WhyStopped},
+		{"the request beats prevent", Always, prevent, false, true, 0, 0, true, WhyRequested},
+		{"the request under max", No, Lists{}, false, true, 1, 2, true, WhyRequested},
+		{"the request is capped by max-restarts", No, Lists{}, false, true, 2, 2, false, WhyMaxRestarts},
+		{"no request: the table", No, Lists{}, false, false, 0, 0, false, WhyPolicy},
+		{"no request: prevent", Always, prevent, false, false, 0, 0, false, WhyPrevent},
+	} {
+		d := decideRun(tc.p, exit3, tc.l, tc.stopping, tc.requested, tc.restarts, tc.max)
+		if d.Restart != tc.want || d.Why != tc.why {
+			t.Errorf("%s: decideRun = %+v, want {%v %s}", tc.name, d, tc.want, tc.why)
+		}
+	}
+	// decide is decideRun with no request.
+	for _, c := range allClasses {
+		for _, p := range allPolicies {
+			r := Result{Class: c, Code: 1}
+			if a, b := decide(p, r, prevent, false, 1, 3), decideRun(p, r, prevent, false, false, 1, 3); a != b {
+				t.Errorf("%s, %s: decide %+v, decideRun with no request %+v", p, c, a, b)
+			}
+		}
+	}
+}

@@ -316,7 +316,7 @@ func (s *supervisor) reap() {
 	if lostSentinel != nil && main == nil {
 		// Only now: had the child ended too, in this same reap, no
 		// successor would be needed.
-		s.term.sentinelLost(lostPID, *lostSentinel, s.child.pgid, s.end.stopping, s.end.forced != nil)
+		s.term.sentinelLost(lostPID, *lostSentinel, s.child.pgid, s.end.stopping, s.end.ownKill())
 	}
 	if g := s.guard.pid(); !s.end.noChildren && g != 0 && (main != nil || s.phase == cleaning) {
 		// The guard is a child for restart-run's whole life: the cleanup

@@ -143,6 +143,10 @@ func (s *supervisor) onSignal(sig unix.Signal) {
 		s.requestStop(sig)
 		return
 	}
+	if sig == s.cfg.restartSignal && sig != 0 {
+		s.requestRestart(sig)
+		return
+	}
 	switch sig {
 	case unix.SIGCHLD:
 		s.reap()

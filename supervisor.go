@@ -182,6 +182,7 @@ func (s *supervisor) close() {
 // later failure to exec ends that start as exit code 127 or 126.
 func (s *supervisor) start() error {
 	s.child.attempt++
+	s.end.newRun()
 	pgid, tty := s.term.startRun()
 	s.guard.newRun(s.child.pgid)
 	s.oom.runStarted()
@@ -214,7 +215,7 @@ func (s *supervisor) start() error {
 	if pgid == 0 {
 		pgid = pid
 	}
-	s.child.pid, s.child.started, s.end.forced = pid, time.Now(), nil
+	s.child.pid, s.child.started = pid, time.Now()
 	s.setGroup(pgid)
 	s.sig.dropped = 0
 	s.phase = running
@@ -278,6 +279,9 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	if oom {
 		ev, msg = ev.Bool("oom_kill", true), "child killed by the kernel's OOM killer"
 	}
+	if s.end.restarting {
+		ev = ev.Bool("restart_requested", true) // it was stopped by --restart-signal
+	}
 	ev.Str("class", s.last.Class.String()).Dur("runtime_ms", ran).Strs("command", s.cfg.argv).Msg(msg)
 	s.child.pid = 0
 	s.end.kill.stop()
@@ -318,7 +322,7 @@ func (s *supervisor) classifyEnd(code int, sig unix.Signal) (r Result, oom bool)
 // decideNext applies the restart decision, --max-restarts and the start
 // limiter to the run that just ended, then pauses or finishes.
 func (s *supervisor) decideNext() {
-	d := decide(s.cfg.policy, s.last, s.cfg.lists, s.end.stopping, s.child.restarts, s.cfg.maxRestarts)
+	d := decideRun(s.cfg.policy, s.last, s.cfg.lists, s.end.stopping, s.end.restarting, s.child.restarts, s.cfg.maxRestarts)
 	status := s.last.Status()
 	if !d.Restart {
 		if d.Why == WhyMaxRestarts {
@@ -331,7 +335,12 @@ func (s *supervisor) decideNext() {
 		s.finish()
 		return
 	}
-	delay := s.backoff().Next()
+	// A restart on request starts at once, and says nothing of how the
+	// child fares: the backoff is neither advanced nor reset by it.
+	var delay time.Duration
+	if d.Why != WhyRequested {
+		delay = s.backoff().Next()
+	}
 	if !s.cfg.limiter.Allow(time.Now().Add(delay)) {
 		s.exitCode(s.log.Error().Str("event", "limit").Int("starts", s.cfg.limiter.Starts()).Int("burst", s.cfg.limiter.Burst).
 			Dur("interval_ms", s.cfg.limiter.Interval).Int("restarts", s.child.restarts), status).
@@ -340,7 +349,11 @@ func (s *supervisor) decideNext() {
 		return
 	}
 	s.child.restarts++
-	s.readiness.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.child.attempt+1, s.last.Class))
+	after := s.last.Class.String()
+	if d.Why == WhyRequested {
+		after = signalName(s.cfg.restartSignal) + " (--restart-signal)"
+	}
+	s.readiness.tellUp(fmt.Sprintf("STATUS=restarting %s (attempt %d) after %s", s.cfg.argv[0], s.child.attempt+1, after))
 	// What led to the restart: the limiter's count in its window (this
 	// start included) against the burst, and the restarts so far.
 	ev := s.log.Info().Str("event", "restart").Dur("delay_ms", delay).Int("attempt", s.child.attempt+1).Str("reason", string(d.Why)).
@@ -374,9 +387,10 @@ func (s *supervisor) exitCode(ev *zerolog.Event, status int) *zerolog.Event {
 // that restart-run --restart=no -- true prints only its start line, near
 // tini's silence; elsewhere they are info, and so they are for a status
 // in --restart-force-exit-status, which restarts even under
-// --restart=no: a restart line must follow an exit line.
+// --restart=no, and for a run that --restart-signal ends (unless a stop
+// request won): a restart line must follow an exit line.
 func (s *supervisor) quiet() *zerolog.Event {
-	if s.cfg.policy == "no" && !s.cfg.lists.Force.Has(s.last.Code, s.last.Sig) {
+	if s.cfg.policy == "no" && !s.cfg.lists.Force.Has(s.last.Code, s.last.Sig) && (!s.end.restarting || s.end.stopping) {
 		return s.log.Debug()
 	}
 	return s.log.Info()

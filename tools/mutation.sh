@@ -84,7 +84,7 @@ fi
 core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go
   readiness.go cleanup.go terminal.go alarm.go oom.go memlimit.go)
 core_tests=(
-  TestDecideTable TestDecidePrecedence TestClassify TestStatusList TestParseSignal
+  TestDecideTable TestDecidePrecedence TestDecideRequested TestClassify TestStatusList TestParseSignal
   TestSignalTypes
   TestLimiter TestBackoffDelay
   TestParseNotify FuzzParseNotify
@@ -95,6 +95,7 @@ core_tests=(
   TestHTTPGet TestHTTPStatus TestHTTPHost TestHTTPCheck TestHTTPCheckHeadCap
   TestParse TestHelp TestFlagTypes TestConfigure TestRedactURL TestExitStatusMapParse TestExitStatusMapFlag
   TestFlagSources TestOneDash TestStrayVariables TestIdleSettings
+  TestRestartSignalFlag TestIdleSettingsRestartSignal
   TestReadinessSimple TestReadinessNotify TestReadinessWatchdogPeriod TestReadinessStopOrders
   TestReadinessExtend TestReadinessWhileStopping TestReadinessAccess TestReadinessNoLimits
   TestReadinessNotificationFD TestDescriptorFlag TestNotificationFDConfig
