@@ -31,6 +31,7 @@ type cleaner struct {
 	deadline   time.Time           // when a stop or restart request's --timeout-stop runs out; zero until one was sent
 	kill       alarm               // SIGKILL after --timeout-stop
 	killed     bool                // leftovers have been sent SIGKILL
+	sentKill   bool                // restart-run sent SIGKILL to the child itself this run
 	signalled  map[int]unix.Signal // what each leftover was last sent; 0 is the group
 	noChildren bool                // the last reap found no children at all
 }
@@ -53,7 +54,7 @@ func (c *cleaner) ownKill() bool { return c.forced != nil || c.restarting }
 // newRun forgets how the last run was ended: a new start is nobody's stop
 // or restart.
 func (c *cleaner) newRun() {
-	c.forced, c.restarting, c.deadline = nil, false, time.Time{}
+	c.forced, c.restarting, c.deadline, c.sentKill = nil, false, time.Time{}, false
 }
 
 // armStop starts the one deadline of a stop or restart request, unless

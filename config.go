@@ -230,16 +230,27 @@ func checkMemory(cli *CLI) error {
 
 // checkNotificationFD refuses a --notification-fd the child could not get
 // as asked: a descriptor that restart-run passes through (passed), which
-// the child would lose to the pipe, or one at or past the open-file limit.
+// the child would lose to the pipe, or a table of the child's descriptors
+// that reaches too near the open-file limit. Go's fork puts the pipe's
+// write end and its own error pipe on the numbers above the highest one
+// the table names (N, or a passed descriptor), and a number at or past the
+// limit is EBADF there: every start would fail with 126. Three numbers
+// above the highest are kept free.
 func checkNotificationFD(cli *CLI, passed []int, limit uint64) error {
 	n := int(cli.NotificationFD)
+	hi := slices.Max(append([]int{n}, passed...))
+	const spare = 3
 	switch {
 	case slices.Contains(passed, n):
 		return cli.flagError("notification-fd", "%d is a descriptor restart-run was started with (3>file in a shell), which COMMAND gets as it is; give another number", n)
-	case uint64(n) >= limit:
-		return cli.flagError("notification-fd", "%d is not below the open-file limit (%d)", n, limit)
+	case uint64(hi)+spare < limit:
+		return nil
+	case hi == n && limit > spare+3:
+		return cli.flagError("notification-fd", "%d is too near the open-file limit (%d): starting the child needs %d free descriptor numbers above it; give %d or less, or raise the limit (ulimit -n)", n, limit, spare, limit-spare-1)
+	case hi == n:
+		return cli.flagError("notification-fd", "%d is too near the open-file limit (%d): starting the child needs %d free descriptor numbers above it; raise the limit (ulimit -n)", n, limit, spare)
 	}
-	return nil
+	return cli.flagError("notification-fd", "restart-run was started with descriptor %d, which COMMAND gets as it is, too near the open-file limit (%d): starting the child with a notification descriptor needs %d free numbers above it; raise the limit (ulimit -n) or close that descriptor", hi, limit, spare)
 }
 
 // checkRestartSignal refuses a restart signal that is also a stop signal:

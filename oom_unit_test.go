@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -267,27 +268,29 @@ func TestOOMClassifyEnd(t *testing.T) {
 		name   string
 		grow   bool
 		forced *Class
+		killed bool // restart-run sent SIGKILL itself
 		code   int
 		sig    unix.Signal
 		want   Class
 		oom    bool
 		cfg    config
 	}{
-		{"SIGKILL, counter grew", true, nil, -1, unix.SIGKILL, OOMKill, true, config{}},
-		{"SIGKILL, counter unchanged", false, nil, -1, unix.SIGKILL, Signal, false, config{}},
-		{"restart-run's own kill wins", true, &timeout, -1, unix.SIGKILL, Timeout, false, config{}},
-		{"another signal, counter grew", true, nil, -1, unix.SIGSEGV, Signal, false, config{}},
-		{"SIGTERM, counter grew", true, nil, -1, unix.SIGTERM, Clean, false, config{}},
-		{"exit code, counter grew", true, nil, 1, 0, ExitCode, false, config{}},
-		{"SIGKILL in --success-exit-status, counter grew", true, nil, -1, unix.SIGKILL, OOMKill, true,
+		{"SIGKILL, counter grew", true, nil, false, -1, unix.SIGKILL, OOMKill, true, config{}},
+		{"SIGKILL, counter unchanged", false, nil, false, -1, unix.SIGKILL, Signal, false, config{}},
+		{"restart-run's own kill wins", true, &timeout, false, -1, unix.SIGKILL, Timeout, false, config{}},
+		{"restart-run's own SIGKILL, counter grew", true, nil, true, -1, unix.SIGKILL, Signal, false, config{}},
+		{"another signal, counter grew", true, nil, false, -1, unix.SIGSEGV, Signal, false, config{}},
+		{"SIGTERM, counter grew", true, nil, false, -1, unix.SIGTERM, Clean, false, config{}},
+		{"exit code, counter grew", true, nil, false, 1, 0, ExitCode, false, config{}},
+		{"SIGKILL in --success-exit-status, counter grew", true, nil, false, -1, unix.SIGKILL, OOMKill, true,
 			config{lists: Lists{Success: mustList(t, "SIGKILL")}}},
-		{"SIGKILL in --success-exit-status, counter unchanged", false, nil, -1, unix.SIGKILL, Clean, false,
+		{"SIGKILL in --success-exit-status, counter unchanged", false, nil, false, -1, unix.SIGKILL, Clean, false,
 			config{lists: Lists{Success: mustList(t, "SIGKILL")}}},
 	} {
 		c := newCounterFile(t, 0)
 		s := &supervisor{cfg: &tc.cfg, oom: watchOOM([]string{c.path})}
 		s.oom.runStarted()
-		s.end.forced = tc.forced
+		s.end.forced, s.end.sentKill = tc.forced, tc.killed
 		if tc.grow {
 			c.set(1)
 		}
@@ -377,4 +380,32 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestOwnSIGKILLRemembered: a SIGKILL restart-run sends the child (after
+// --timeout-stop, or as --kill-signal) is remembered for the run, so that
+// classifyEnd does not put the death down to an OOM kill; other signals
+// are not, and a new run forgets it.
+func TestOwnSIGKILLRemembered(t *testing.T) {
+	child := exec.Command("sleep", "100")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &supervisor{cfg: &config{killMode: "control-group"}}
+	s.child.pid = child.Process.Pid
+	s.signalChild(unix.SIGCONT, true)
+	if s.end.sentKill {
+		t.Fatal("SIGCONT taken for restart-run's own SIGKILL")
+	}
+	s.signalChild(unix.SIGKILL, false)
+	if !s.end.sentKill {
+		t.Error("restart-run's own SIGKILL not remembered")
+	}
+	if err := child.Wait(); err == nil || !strings.Contains(child.ProcessState.String(), "killed") {
+		t.Errorf("the child did not die of SIGKILL: %v", err)
+	}
+	s.end.newRun()
+	if s.end.sentKill {
+		t.Error("a new run still remembers the last run's SIGKILL")
+	}
 }

@@ -218,8 +218,13 @@ func (s *supervisor) forward(sig unix.Signal) {
 }
 
 // signalChild sends sig to the main child, or to its whole process group
-// when group is set and --kill-mode is control-group.
+// when group is set and --kill-mode is control-group. A SIGKILL of
+// restart-run's own is remembered for the run: the child's death by
+// SIGKILL is then not put down to the kernel's OOM killer.
 func (s *supervisor) signalChild(sig unix.Signal, group bool) {
+	if sig == unix.SIGKILL {
+		s.end.sentKill = true
+	}
 	s.signalTarget(sig, group && s.cfg.killMode == "control-group")
 }
 
