@@ -342,7 +342,8 @@ func (d *Descriptor) UnmarshalText(b []byte) error {
 // SIGCONT comes to restart-run whenever a shell's fg or bg continues it,
 // and SIGTSTP, SIGTTIN and SIGTTOU are how a terminal and a shell stop a
 // job, so a restart on any of them would come with job control rather
-// than on request. Whether it is also a stop signal is config.go's check.
+// than on request. Nor SIGWINCH, which a terminal sends on every resize of
+// its window. Whether it is also a stop signal is config.go's check.
 type RestartSignal unix.Signal
 
 func (r *RestartSignal) UnmarshalText(b []byte) error {
@@ -359,6 +360,8 @@ func (r *RestartSignal) UnmarshalText(b []byte) error {
 		return fmt.Errorf("%s cannot be the restart signal: restart-run cannot catch it or keeps it for itself; %s", signalName(sig), use)
 	case jobControl(sig):
 		return fmt.Errorf("%s cannot be the restart signal: it is a job control signal (a shell's fg and bg, Ctrl-Z, a terminal's background reads and writes); %s", signalName(sig), use)
+	case sig == unix.SIGWINCH:
+		return fmt.Errorf("%s cannot be the restart signal: a terminal sends it on every resize of its window (docker attach, tmux, an xterm); %s", signalName(sig), use)
 	}
 	*r = RestartSignal(sig)
 	return nil

@@ -31,7 +31,7 @@ func TestRestartSignalFlag(t *testing.T) {
 		{[]string{"--restart-signal=SIGUSR2"}, unix.SIGUSR2},
 		{[]string{"--restart-signal=10"}, unix.SIGUSR1},
 		{[]string{"--restart-signal=rtmin+3"}, 37},
-		{[]string{"--restart-signal=SIGWINCH"}, unix.SIGWINCH},
+		{[]string{"--restart-signal=SIGALRM"}, unix.SIGALRM},
 		// Out of --stop-signals, a stop signal's name is free.
 		{[]string{"--stop-signals=INT,QUIT", "--restart-signal=TERM"}, unix.SIGTERM},
 	} {
@@ -52,6 +52,8 @@ func TestRestartSignalFlag(t *testing.T) {
 		{"TSTP", "SIGTSTP cannot be the restart signal: it is a job control signal"},
 		{"TTIN", "SIGTTIN cannot be the restart signal: it is a job control signal"},
 		{"TTOU", "SIGTTOU cannot be the restart signal: it is a job control signal"},
+		{"WINCH", "SIGWINCH cannot be the restart signal: a terminal sends it on every resize of its window"},
+		{"28", "SIGWINCH cannot be the restart signal"},
 		{"", "is empty; give a signal"},
 		{"0", `"0" is not a signal number (1-64)`},
 		{"BOGUS", `"BOGUS" is not a signal name`},
