@@ -356,3 +356,16 @@ func TestHookRunnerStop(t *testing.T) {
 		t.Error("stop with no hook in flight sent a signal")
 	}
 }
+
+// TestHookHelper: the hook in flight is restart-run's own process, not
+// the child's, for --memory-max's count and the cleanup.
+func TestHookHelper(t *testing.T) {
+	s := &supervisor{guard: &guardKeeper{}, hooks: &hookRunner{}}
+	if s.helper(42) {
+		t.Error("pid 42 is a helper with no hook in flight")
+	}
+	s.hooks.run = &hookRun{pid: 42}
+	if !s.helper(42) || s.helper(43) || s.helper(0) {
+		t.Errorf("helper(42) %v, helper(43) %v, helper(0) %v; want the hook's pid alone", s.helper(42), s.helper(43), s.helper(0))
+	}
+}
