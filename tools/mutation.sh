@@ -9,7 +9,7 @@
 #       check's parsing, the flag types of flags.go, main.go's parsing and
 #       config.go's checks) and the components the loop drives (readiness,
 #       the cleaner, the terminal's sentinel reading, the alarm, the
-#       memory ceiling) against
+#       memory ceiling, the hooks) against
 #       their fast unit tests alone. Fails below
 #       a kill rate of $MUTATION_FLOOR % (90).
 #       gremlins mutates whole files and tests only the mutants some test
@@ -82,7 +82,7 @@ fi
 # TestHTTPCheckBadServers) stay out: each would add its wait to every
 # mutant. TestHTTPGet covers the same parsing on an in-memory connection.
 core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go
-  readiness.go cleanup.go terminal.go alarm.go oom.go memlimit.go)
+  readiness.go cleanup.go terminal.go alarm.go oom.go memlimit.go hooks.go hookcmd.go)
 core_tests=(
   TestDecideTable TestDecidePrecedence TestDecideRequested TestClassify TestStatusList TestParseSignal
   TestSignalTypes
@@ -105,6 +105,7 @@ core_tests=(
   TestOOMParseKills TestOOMParseProcCgroup TestOOMParseMountinfo TestOOMCounterFiles TestOOMWatch
   TestOOMClassifyEnd TestOOMWatchLogs
   TestSize TestMeasureTree TestMemoryCeiling TestMemoryCeilingOff
+  TestHookParse TestHookConfig TestHookEnv TestHookRunner TestHookRunnerTimeout TestHookRunnerStop TestHookHelper
 )
 
 if [ "$mode" = core ]; then
