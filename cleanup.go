@@ -188,9 +188,10 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 	case hooking:
 		// A start-pre hook is stopped and the child is not started; the
 		// stop-post hooks run, then restart-run exits. Stop-post hooks
-		// are left to finish. Before any child ran, the status is that of
-		// a stop before the first start.
-		if s.child.started.IsZero() {
+		// are left to finish. A stop before any child ran exits as one
+		// before the first start does; one during the stop-post hooks of
+		// a start that failed keeps that failure's status.
+		if kind, _ := s.hooks.running(); kind == startPre && s.child.started.IsZero() {
 			s.last = Result{Class: Clean, Code: -1, Sig: sig}
 		}
 		s.hooks.stop()

@@ -255,38 +255,52 @@ func TestHookStopDuringStartPre(t *testing.T) {
 // lets it finish, then restart-run exits without a restart, under
 // --restart=always; a restart signal then is ignored at debug. The hook
 // waits on a FIFO that the test writes to once both signals are logged.
+// After a child's run restart-run exits with the child's status; after a
+// first start that a start-pre failed, with that failure's.
 func TestHookStopDuringStopPost(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := startRR(t, nil, "--restart=always", "--restart-signal=HUP", "--log-level=debug",
-		"--exec-stop-post=sh -c 'echo post $$; read x <"+fifo+"; echo post-done $x'", "--", "sh", "-c", "exit 0")
-	r.line("post")
-	r.signal(syscall.SIGHUP)
-	if e := r.next("signal"); e.str("level") != "debug" || !strings.Contains(e.str("message"), "a hook is running") {
-		t.Errorf("signal %v, want the restart signal ignored at debug", e)
-	}
-	r.signal(syscall.SIGTERM)
-	r.next("stop")
-	// Read and write, so the open never waits for a reader: a hook that
-	// is gone fails the test at the deadline below, not by a hang here.
-	// Held open until the hook has read the line: the FIFO's buffer goes
-	// with the last descriptor on it.
-	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	w.WriteString("go\n")
-	if got := r.line("post-done"); !slices.Equal(got, []string{"go"}) {
-		t.Errorf("the hook read %q", got)
-	}
-	if st := r.wait(); st != 0 {
-		t.Errorf("status %d, want the child's 0; log:\n%s", st, r.logText())
-	}
-	if n, m := len(r.named("start")), len(r.named("restart")); n != 1 || m != 0 {
-		t.Errorf("%d starts, %d restarts; want 1, 0; log:\n%s", n, m, r.logText())
+	for _, tc := range []struct {
+		name   string
+		pre    string
+		status int
+		starts int
+	}{
+		{"after-run", "--exec-start-pre=true", 0, 1},
+		{"after-failed-start", "--exec-start-pre=sh -c 'exit 5'", 5, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "fifo")
+			if err := unix.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := startRR(t, nil, "--restart=always", "--restart-signal=HUP", "--log-level=debug", tc.pre,
+				"--exec-stop-post=sh -c 'echo post $$; read x <"+fifo+"; echo post-done $x'", "--", "sh", "-c", "exit 0")
+			r.line("post")
+			r.signal(syscall.SIGHUP)
+			if e := r.next("signal"); e.str("level") != "debug" || !strings.Contains(e.str("message"), "a hook is running") {
+				t.Errorf("signal %v, want the restart signal ignored at debug", e)
+			}
+			r.signal(syscall.SIGTERM)
+			r.next("stop")
+			// Read and write, so the open never waits for a reader: a hook
+			// that is gone fails the test at the deadline below, not by a
+			// hang here. Held open until the hook has read the line: the
+			// FIFO's buffer goes with the last descriptor on it.
+			w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			w.WriteString("go\n")
+			if got := r.line("post-done"); !slices.Equal(got, []string{"go"}) {
+				t.Errorf("the hook read %q", got)
+			}
+			if st := r.wait(); st != tc.status {
+				t.Errorf("status %d, want %d; log:\n%s", st, tc.status, r.logText())
+			}
+			if n, m := len(r.named("start")), len(r.named("restart")); n != tc.starts || m != 0 {
+				t.Errorf("%d starts, %d restarts; want %d, 0; log:\n%s", n, m, tc.starts, r.logText())
+			}
+		})
 	}
 }
 
