@@ -197,7 +197,11 @@ func (h *hookRunner) exited(ws unix.WaitStatus) hookOutcome {
 	run := h.run
 	h.run = nil
 	h.alarm.stop()
-	h.kill(run.pid, unix.SIGKILL) // leftovers of its group; ESRCH when none
+	// What is left of its group. The group keeps its number while it has
+	// members; without any, the number is free, but the kernel hands out
+	// pids in turn, so it comes round again only after the whole pid
+	// space, not in the moment since the reap: the kill finds ESRCH.
+	h.kill(run.pid, unix.SIGKILL)
 	status, sig := run.status(ws)
 	now := time.Now()
 	switch {
