@@ -27,22 +27,27 @@ func (r *rr) post() string {
 }
 
 // TestHookStartPreFile: a start-pre hook writes a file the child reads;
-// the hook ran in a process group of its own, before the child started.
+// the hook ran in a process group of its own, before the child started,
+// with the child's environment: restart-run's own RESTART_RUN_* variables
+// left out, the rest passed on.
 func TestHookStartPreFile(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "conf")
-	r := startRR(t, nil, "--restart=no",
-		"--exec-start-pre=sh -c 'echo $$ $(cut -d\" \" -f5 /proc/$$/stat) >"+conf+"'",
+	r := startRR(t, []string{"HOOKTEST=seen", "RESTART_RUN_LOG_LEVEL=info"}, "--restart=no",
+		"--exec-start-pre=sh -c 'echo $$ $(cut -d\" \" -f5 /proc/$$/stat) $HOOKTEST ${RESTART_RUN_LOG_LEVEL-unset} >"+conf+"'",
 		"--", "sh", "-c", "echo child $$ $(cat "+conf+")")
 	hook := r.next("hook")
 	start := r.next("start")
-	got := r.line("child") // the child's pid, then the hook's pid and process group
+	got := r.line("child") // the child's pid, the hook's pid and process group, the two variables
 	if st := r.wait(); st != 0 {
 		t.Fatalf("status %d; log:\n%s", st, r.logText())
 	}
-	if len(got) != 3 || got[1] != got[2] || got[1] == got[0] || got[0] != strconv.Itoa(int(start.num("pid"))) {
+	if len(got) != 5 || got[1] != got[2] || got[1] == got[0] || got[0] != strconv.Itoa(int(start.num("pid"))) {
 		t.Errorf("child read %q: want its pid, then the hook's pid twice (a group of its own)", got)
 	}
-	if hook.str("hook") != "start-pre" || hook.num("exit_code") != 0 || strconv.Itoa(int(hook.num("pid"))) != got[1] ||
+	if len(got) == 5 && (got[3] != "seen" || got[4] != "unset") {
+		t.Errorf("the hook saw HOOKTEST=%s RESTART_RUN_LOG_LEVEL=%s; want seen, unset (the child's environment)", got[3], got[4])
+	}
+	if hook.str("hook") != "start-pre" || hook.num("exit_code") != 0 || len(got) < 2 || strconv.Itoa(int(hook.num("pid"))) != got[1] ||
 		hook.str("level") != "info" || !slices.Equal(hook.strs("command")[:2], []string{"sh", "-c"}) {
 		t.Errorf("hook event %v", hook)
 	}
