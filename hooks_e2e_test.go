@@ -355,3 +355,26 @@ func TestHookBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestHookExecFails: a later start whose COMMAND has gone (here the
+// start-pre hook of the second start removes it) ends as exit code 127
+// with no child, and the stop-post hooks run for it too.
+func TestHookExecFails(t *testing.T) {
+	dir := t.TempDir()
+	script, mark := filepath.Join(dir, "cmd"), filepath.Join(dir, "mark")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho child $$\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := startRR(t, nil, "--restart=on-failure", "--burst=2", "--restart-sec=0",
+		"--exec-start-pre=sh -c 'if [ -e "+mark+" ]; then rm "+script+"; fi; touch "+mark+"'", postHook, "--", script)
+	pid, _ := strconv.Atoi(r.line("child")[0])
+	if got, want := r.post(), "r=exit-code c=exited s=1 p="+strconv.Itoa(pid); got != want {
+		t.Errorf("first stop-post saw %q, want %q", got, want)
+	}
+	if got, want := r.post(), "r=exit-code c=unset s=unset p="; got != want {
+		t.Errorf("stop-post after the failed exec saw %q, want %q", got, want)
+	}
+	if st := r.wait(); st != 127 {
+		t.Errorf("status %d, want 127; log:\n%s", st, r.logText())
+	}
+}
