@@ -133,8 +133,13 @@ func TestHookStopPostEnv(t *testing.T) {
 			// At debug, where a clean exit is logged under --restart=no.
 			args := append(append([]string{"--restart=no", "--log-level=debug", postHook}, tc.flags...), "--", "sh", "-c", tc.script)
 			r := startRR(t, nil, args...)
-			pid := r.waitReady()
+			// The pid from the start line: the watchdog or a health check
+			// may kill the child before its shell has said it is ready.
+			pid := int(r.next("start").num("pid"))
 			if tc.stop {
+				if ready := r.waitReady(); ready != pid {
+					t.Errorf("ready %d, started %d", ready, pid)
+				}
 				r.signal(syscall.SIGTERM)
 			}
 			if got, want := r.post(), tc.want+" p="+strconv.Itoa(pid); got != want {
@@ -189,7 +194,9 @@ func TestHookAfterCleanup(t *testing.T) {
 func TestHookTimeout(t *testing.T) {
 	t.Run("start-pre", func(t *testing.T) {
 		marker := filepath.Join(t.TempDir(), "started")
-		r := startRR(t, nil, "--restart=no", "--timeout-hook=300ms",
+		// Long enough for the hook to say its grandchild's pid first on a
+		// loaded machine.
+		r := startRR(t, nil, "--restart=no", "--timeout-hook=1s",
 			"--exec-start-pre=sh -c 'sleep 1000 & echo grandchild $!; wait'", "--", "touch", marker)
 		grandchild, _ := strconv.Atoi(r.line("grandchild")[0])
 		waitGone(t, grandchild, deadline)
@@ -197,9 +204,9 @@ func TestHookTimeout(t *testing.T) {
 			t.Errorf("status %d, want 143 (the hook, killed by SIGTERM); log:\n%s", st, r.logText())
 		}
 		hooks := r.named("hook")
-		if len(hooks) != 2 || hooks[0].str("signal") != "SIGTERM" || hooks[0].num("timeout_ms") != 300 ||
+		if len(hooks) != 2 || hooks[0].str("signal") != "SIGTERM" || hooks[0].num("timeout_ms") != 1000 ||
 			hooks[1].str("class") != "timeout" || hooks[1].num("exit_code") != 143 {
-			t.Errorf("hook events %v; want SIGTERM at 300ms, then a failure of class timeout", hooks)
+			t.Errorf("hook events %v; want SIGTERM at 1s, then a failure of class timeout", hooks)
 		}
 		if _, err := os.Stat(marker); err == nil || len(r.named("start")) != 0 {
 			t.Error("the child was started")
@@ -207,7 +214,7 @@ func TestHookTimeout(t *testing.T) {
 	})
 	t.Run("stop-post", func(t *testing.T) {
 		// The hook and its grandchild ignore SIGTERM: SIGKILL ends them.
-		r := startRR(t, nil, "--restart=no", "--timeout-hook=200ms", "--timeout-stop=300ms",
+		r := startRR(t, nil, "--restart=no", "--timeout-hook=1s", "--timeout-stop=300ms",
 			`--exec-stop-post=sh -c 'trap "" TERM; sleep 1000 & echo grandchild $!; wait'`, "--", "sh", "-c", "exit 4")
 		grandchild, _ := strconv.Atoi(r.line("grandchild")[0])
 		waitGone(t, grandchild, deadline)
