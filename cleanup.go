@@ -186,6 +186,16 @@ func (s *supervisor) requestStop(sig unix.Signal) {
 	case pausing:
 		s.pause.stop()
 		s.finish()
+	case hooking:
+		// A start-pre hook is stopped and the child is not started; the
+		// stop-post hooks run, then restart-run exits. Stop-post hooks
+		// are left to finish. A stop before any child ran exits as one
+		// before the first start does; one during the stop-post hooks of
+		// a start that failed keeps that failure's status.
+		if kind, _ := s.hooks.running(); kind == startPre && s.child.started.IsZero() {
+			s.last = Result{Class: Clean, Code: -1, Sig: sig}
+		}
+		s.hooks.stop()
 	}
 }
 
@@ -209,6 +219,11 @@ func (s *supervisor) requestRestart(sig unix.Signal) {
 		return
 	case s.end.restarting || (s.phase == pausing && !s.pause.on):
 		ignored("a restart is under way already; restart signal ignored")
+		return
+	case s.phase == hooking:
+		// A start (its start-pre hooks) or a run's end (its stop-post
+		// hooks) is under way: as a restart already is.
+		ignored("a hook is running, a start or the end of a run under way; restart signal ignored")
 		return
 	}
 	ev := s.log.Info().Str("event", "restart-request").Str("signal", signalName(sig))
@@ -283,7 +298,7 @@ func (s *supervisor) onKillTimeout() {
 func (s *supervisor) cleanup() {
 	wait := s.end.begin()
 	if s.cfg.killMode == "process" {
-		s.decideNext()
+		s.ended()
 		return
 	}
 	s.sweep()
@@ -299,13 +314,14 @@ func (s *supervisor) sweep() {
 }
 
 // checkCleaned ends the cleanup once the group is empty and every child of
-// restart-run has been reaped, and reports whether it did.
+// restart-run has been reaped, and reports whether it did. Only then do
+// the stop-post hooks run, so that none overlaps with what the child left.
 func (s *supervisor) checkCleaned() bool {
 	if !s.end.noChildren || groupAlive(s.child.pgid) {
 		return false
 	}
 	s.end.kill.stop()
 	s.setGroup(0)
-	s.decideNext()
+	s.ended()
 	return true
 }

@@ -47,6 +47,8 @@ type config struct {
 
 	memoryMax   int64         // --memory-max in bytes; 0: no ceiling
 	memoryCheck time.Duration // --memory-check-interval
+
+	hooks hookConfig // --exec-start-pre, --exec-stop-post, --timeout-hook
 }
 
 func configure(cli *CLI) (*config, error) {
@@ -80,6 +82,10 @@ func configure(cli *CLI) (*config, error) {
 		return nil, err
 	}
 	if err := checkMemory(cli); err != nil {
+		return nil, err
+	}
+	hooks, err := configureHooks(cli)
+	if err != nil {
 		return nil, err
 	}
 	reset := time.Duration(cli.RestartMaxDelay)
@@ -127,6 +133,7 @@ func configure(cli *CLI) (*config, error) {
 
 		memoryMax:   int64(cli.MemoryMax),
 		memoryCheck: time.Duration(cli.MemoryCheckInterval),
+		hooks:       hooks,
 	}, nil
 }
 

@@ -60,6 +60,10 @@ type CLI struct {
 	MemoryMax           Size     `group:"memory" env:"RESTART_RUN_MEMORY_MAX" placeholder:"size" help:"Stop the child (class oom-kill) when the resident memory of its processes together goes above this: bytes, or K, M, G, T with base 1024 (512M, 2G)."`
 	MemoryCheckInterval Duration `default:"5s" group:"memory" env:"RESTART_RUN_MEMORY_CHECK_INTERVAL" help:"How often --memory-max reads the child's memory from /proc (10ms or more): a spike shorter than this can be missed; a shorter one costs more CPU."`
 
+	ExecStartPre []string   `name:"exec-start-pre" sep:"none" group:"hooks" env:"RESTART_RUN_EXEC_START_PRE" placeholder:"command" help:"Run this before every start of COMMAND, as systemd's ExecStartPre=: split into words as --health-cmd, no shell. If it fails the start fails (class exit-code); a leading - ignores its failure. Repeatable, run in order."`
+	ExecStopPost []string   `name:"exec-stop-post" sep:"none" group:"hooks" env:"RESTART_RUN_EXEC_STOP_POST" placeholder:"command" help:"Run this after every end of COMMAND, once its leftovers are gone, as systemd's ExecStopPost=, with SERVICE_RESULT, EXIT_CODE, EXIT_STATUS and RESTART_RUN_PID set. Repeatable, run in order."`
+	TimeoutHook  *TimeLimit `group:"hooks" placeholder:"duration" env:"RESTART_RUN_TIMEOUT_HOOK" help:"Longest run of a hook: then --kill-signal to its process group, SIGKILL after --timeout-stop (default: --timeout-stop; 0 or infinity = no limit)."`
+
 	ExitStatusMap ExitStatusMap `group:"exit" placeholder:"FROM:TO" env:"RESTART_RUN_EXIT_STATUS_MAP" help:"Exit with TO instead of FROM (an exit status, or a signal name for 128+N), as tini -e does: 143:0 or SIGTERM:0. Repeatable; each FROM once."`
 
 	LogFormat LogFormat        `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
@@ -82,6 +86,7 @@ var flagGroups = []kong.Group{
 	{Key: "notify", Title: "Readiness, watchdog and timeouts (Type=, NotifyAccess=, WatchdogSec=):"},
 	{Key: "health", Title: "Health checks (a failing child is stopped, class watchdog):"},
 	{Key: "memory", Title: "Memory ceiling (MemoryMax=; a child above it is stopped, class oom-kill):"},
+	{Key: "hooks", Title: "Hooks (ExecStartPre=, ExecStopPost=):"},
 	{Key: "exit", Title: "Exit status mapping (tini -e):"},
 	{Key: "log", Title: "Logging (JSON lines or readable lines on stderr):"},
 }
@@ -116,6 +121,10 @@ Examples:
       hold more than 512 MiB; their memory is read every 5s.
   restart-run --restart=no -- ./job
       Run once, as tini would: forward signals, reap zombies, exit as it did.
+  restart-run --exec-start-pre=./migrate --exec-stop-post=-./alert -- ./my-server
+      Runs ./migrate before every start (if it fails, so does the start)
+      and ./alert after every end, with SERVICE_RESULT, EXIT_CODE and
+      EXIT_STATUS set as systemd sets them; the - ignores its failure.
   restart-run --restart-signal=HUP -- ./my-server
       SIGHUP to restart-run stops the server and starts it again at once,
       as systemctl restart does; any other signal is passed on.

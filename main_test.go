@@ -923,7 +923,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	titles := []string{"Restart policy", "Start limit", "Stopping and signals", "Readiness, watchdog and timeouts", "Health checks",
-		"Memory ceiling", "Exit status mapping", "Logging"}
+		"Memory ceiling", "Hooks", "Exit status mapping", "Logging"}
 	last := -1
 	for _, title := range titles {
 		i := strings.Index(help, "\n"+title)

@@ -285,3 +285,23 @@ func hasField(s, sep, f string) bool {
 	}
 	return false
 }
+
+// classifyEnd classifies the child's end. A SIGKILL is class oom-kill
+// (and oom true) when the oom_kill counter of restart-run's cgroup grew
+// during the run: the kernel's OOM killer kills with SIGKILL, and systemd
+// calls that end Result=oom-kill. A reason of restart-run's own for
+// killing the child (a timeout, the watchdog) wins, and the counter is
+// then not read, and so it is when restart-run sent SIGKILL itself (after
+// --timeout-stop, or as --kill-signal): an OOM kill elsewhere in the cgroup
+// must not be taken for its cause. --success-exit-status does not make an
+// OOM kill clean;
+// the prevent and force lists see its signal, SIGKILL, in decide, as
+// for any other end.
+func (s *supervisor) classifyEnd(code int, sig unix.Signal) (r Result, oom bool) {
+	forced := s.end.forced
+	if sig == unix.SIGKILL && forced == nil && !s.end.sentKill && s.oom.killedByOOM() {
+		c := OOMKill
+		forced, oom = &c, true
+	}
+	return classify(code, sig, s.cfg.lists.Success, forced), oom
+}

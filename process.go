@@ -271,7 +271,7 @@ func dupFrom3(fd uintptr, avoid int) (int, error) {
 // reap is the only caller of wait4: any other waiter could take the main
 // child's status before we see it. It reaps every zombie, orphans included.
 func (s *supervisor) reap() {
-	var main, lostSentinel *unix.WaitStatus
+	var main, lostSentinel, hook *unix.WaitStatus
 	lostPID := 0
 	resume := false
 	flags := unix.WNOHANG
@@ -301,6 +301,8 @@ func (s *supervisor) reap() {
 			main = &ws
 		case s.health.owns(pid):
 			s.healthSaid(s.health.exited(ws, s.checkable()))
+		case s.hooks.owns(pid):
+			hook = &ws
 		case pid == s.term.sentinel && s.term.sentinel != 0:
 			interrupt, lost := s.term.sentinelEnded(ws, s.phase == running)
 			if interrupt {
@@ -326,6 +328,8 @@ func (s *supervisor) reap() {
 	switch {
 	case main != nil:
 		s.childEnded(*main)
+	case hook != nil:
+		s.hooked(s.hooks.exited(*hook))
 	case resume:
 		s.cleanup()
 	case s.phase == cleaning && s.term.sentinel == 0:

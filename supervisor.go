@@ -17,6 +17,7 @@ const (
 	running  phase = iota // the main child is alive
 	cleaning              // it ended; its leftovers are being stopped
 	pausing               // waiting --restart-sec before the next start
+	hooking               // a start-pre or stop-post hook runs; the child does not
 	finished              // restart-run is about to exit
 )
 
@@ -38,6 +39,7 @@ type supervisor struct {
 	ceiling   *memoryCeiling // --memory-max, nil without it
 	mem       handBack       // start-up memory, handed back once
 	oom       oomWatch       // the oom_kill counter of restart-run's cgroup
+	hooks     *hookRunner    // --exec-start-pre and --exec-stop-post
 
 	phase phase
 	child childRun // the current run and its child
@@ -85,6 +87,7 @@ func newSupervisor(cfg *config, log zerolog.Logger, sigs *signalChans) (*supervi
 	}
 	s.readiness = r
 	s.cmd.env = append(s.cmd.env, env...)
+	s.hooks = newHookRunner(cfg, s.cmd.env, log)
 	if err := setSubreaper(); err != nil {
 		return nil, err
 	}
@@ -104,9 +107,7 @@ func (s *supervisor) run() int {
 	// Before the first start, so that no moment passes with a child's
 	// group and no guard; it learns of the group as soon as there is one.
 	s.guard.start(0)
-	if err := s.start(); err != nil {
-		return err.(commandError).status
-	}
+	s.start()
 	s.mem.arm()
 	for s.phase != finished {
 		if s.phase == pausing && !s.pause.on {
@@ -122,9 +123,7 @@ func (s *supervisor) run() int {
 				continue
 			default:
 			}
-			if err := s.start(); err != nil {
-				return err.(commandError).status
-			}
+			s.start()
 			continue
 		}
 		r, h := s.readiness, s.health
@@ -165,6 +164,8 @@ func (s *supervisor) run() int {
 			s.terminate(s.ceiling.due(s.helper))
 		case <-s.mem.C():
 			s.mem.due()
+		case <-s.hooks.C():
+			s.hooks.expired()
 		}
 	}
 	return s.last.Status()
@@ -178,11 +179,17 @@ func (s *supervisor) close() {
 	s.oom.close()
 }
 
-// start execs the child once. Only the first start can fail outright; a
-// later failure to exec ends that start as exit code 127 or 126.
-func (s *supervisor) start() error {
+// start begins a start: the start-pre hooks, then the child.
+func (s *supervisor) start() {
 	s.child.attempt++
 	s.end.newRun()
+	s.hooked(s.hooks.begin(startPre))
+}
+
+// spawn execs the child once. A first start that cannot exec ends
+// restart-run with 127 or 126; a later one ends that start as exit code
+// 127 or 126.
+func (s *supervisor) spawn() {
 	pgid, tty := s.term.startRun()
 	s.guard.newRun(s.child.pgid)
 	s.oom.runStarted()
@@ -200,17 +207,19 @@ func (s *supervisor) start() error {
 		s.readiness.childGone()
 		s.term.startFailed()
 		ce := execError(s.cfg.argv[0], err)
+		s.last = Result{Class: ExitCode, Code: ce.status}
 		if s.child.attempt == 1 {
 			s.exitCode(s.log.Error().Str("event", "exit").Int("attempt", s.child.attempt), ce.status).
 				Err(ce).Msg("cannot start the command")
-			return ce
+			s.finish()
+			return
 		}
 		s.log.Warn().Str("event", "exit").Int("pid", 0).Int("attempt", s.child.attempt).Int("exit_code", ce.status).
 			Str("class", ExitCode.String()).Dur("runtime_ms", 0).Strs("command", s.cfg.argv).Err(ce).Msg("cannot start the command")
-		s.last = Result{Class: ExitCode, Code: ce.status}
 		s.backoff().Ran(0)
-		s.decideNext()
-		return nil
+		s.hooks.end = hookEnd{result: serviceResult(ExitCode, false)}
+		s.ended()
+		return
 	}
 	if pgid == 0 {
 		pgid = pid
@@ -225,7 +234,6 @@ func (s *supervisor) start() error {
 	s.readiness.runStarted(pid, s.child.started)
 	s.health.runStarted(pid)
 	s.ceiling.runStarted(pid)
-	return nil
 }
 
 // runEnded: the run is over for readiness, the health checks and the
@@ -238,9 +246,9 @@ func (s *supervisor) runEnded() {
 
 // helper tells restart-run's own processes among its children, which are
 // not the child's: the guard, the terminal's sentinel, a health check
-// command.
+// command, a hook.
 func (s *supervisor) helper(pid int) bool {
-	return pid != 0 && (pid == s.guard.pid() || pid == s.term.sentinel || s.health.owns(pid))
+	return pid != 0 && (pid == s.guard.pid() || pid == s.term.sentinel || s.health.owns(pid) || s.hooks.owns(pid))
 }
 
 // onNotify hands a datagram to readiness and does what it asks.
@@ -283,6 +291,7 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 		ev = ev.Bool("restart_requested", true) // it was stopped by --restart-signal
 	}
 	ev.Str("class", s.last.Class.String()).Dur("runtime_ms", ran).Strs("command", s.cfg.argv).Msg(msg)
+	s.hooks.end = childEnd(s.last, s.child.pid, ws)
 	s.child.pid = 0
 	s.end.kill.stop()
 	s.runEnded()
@@ -302,27 +311,9 @@ func (s *supervisor) childEnded(ws unix.WaitStatus) {
 	s.cleanup()
 }
 
-// classifyEnd classifies the child's end. A SIGKILL is class oom-kill
-// (and oom true) when the oom_kill counter of restart-run's cgroup grew
-// during the run: the kernel's OOM killer kills with SIGKILL, and systemd
-// calls that end Result=oom-kill. A reason of restart-run's own for
-// killing the child (a timeout, the watchdog) wins, and the counter is
-// then not read, and so it is when restart-run sent SIGKILL itself (after
-// --timeout-stop, or as --kill-signal): an OOM kill elsewhere in the cgroup
-// must not be taken for its cause. --success-exit-status does not make an OOM kill clean;
-// the prevent and force lists see its signal, SIGKILL, in decide, as
-// for any other end.
-func (s *supervisor) classifyEnd(code int, sig unix.Signal) (r Result, oom bool) {
-	forced := s.end.forced
-	if sig == unix.SIGKILL && forced == nil && !s.end.sentKill && s.oom.killedByOOM() {
-		c := OOMKill
-		forced, oom = &c, true
-	}
-	return classify(code, sig, s.cfg.lists.Success, forced), oom
-}
-
 // decideNext applies the restart decision, --max-restarts and the start
-// limiter to the run that just ended, then pauses or finishes.
+// limiter to the run that just ended, once its stop-post hooks are done,
+// then pauses or finishes.
 func (s *supervisor) decideNext() {
 	d := decideRun(s.cfg.policy, s.last, s.cfg.lists, s.end.stopping, s.end.restarting, s.child.restarts, s.cfg.maxRestarts)
 	status := s.last.Status()

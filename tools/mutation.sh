@@ -19,7 +19,7 @@
 #   tools/mutation.sh components
 #       The same for the components the loop drives (readiness, the
 #       cleaner, the terminal's sentinel reading, the alarm, the OOM watch,
-#       the memory ceiling) against their unit tests. Not run by CI, which
+#       the memory ceiling, the hooks) against their unit tests. Not run by CI, which
 #       could not fit it beside the core in its time: run it after changing
 #       any of those files, and give its figures in the closing note.
 #   tools/mutation.sh wide [FILE.go...]
@@ -86,7 +86,7 @@ fi
 # TestHTTPCheckBadServers) stay out: each would add its wait to every
 # mutant. TestHTTPGet covers the same parsing on an in-memory connection.
 core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go)
-component_files=(readiness.go cleanup.go terminal.go alarm.go oom.go memlimit.go)
+component_files=(readiness.go cleanup.go terminal.go alarm.go oom.go memlimit.go hooks.go hookcmd.go)
 core_tests=(
   TestDecideTable TestDecidePrecedence TestDecideRequested TestClassify TestStatusList TestParseSignal
   TestSignalTypes
@@ -112,6 +112,7 @@ component_tests=(
   TestOOMParseKills TestOOMParseProcCgroup TestOOMParseMountinfo TestOOMCounterFiles TestOOMWatch
   TestOOMClassifyEnd TestOOMWatchLogs TestOwnSIGKILLRemembered
   TestMeasureTree TestMemoryCeiling TestMemoryCeilingOff
+  TestHookParse TestHookConfig TestHookEnv TestHookRunner TestHookRunnerTimeout TestHookRunnerStop TestHookHelper
 )
 
 if [ "$mode" != wide ]; then
