@@ -76,6 +76,7 @@ func TestHookConfig(t *testing.T) {
 		{[]string{"--exec-stop-post=true", "--timeout-hook=0.5"}, 500 * time.Millisecond},
 		{[]string{"--exec-stop-post=true", "--timeout-hook=infinity", "--timeout-stop=1s"}, maxDuration},
 		{[]string{"--exec-start-pre=true", "--timeout-hook=0"}, maxDuration},
+		{[]string{"--exec-start-pre=true", "--exec-stop-post=true", "--timeout-hook=2s"}, 2 * time.Second},
 	} {
 		cfg, err := configureArgs(append(slices.Clone(tc.args), "--", "true")...)
 		if err != nil || cfg.hooks.timeout != tc.want {

@@ -76,6 +76,7 @@ func TestOOMParseMountinfo(t *testing.T) {
 35 30 0:32 / /mnt/my\040cgroups rw - cgroup cgroup rw,cpu,cpuacct
 36 30 0:33 / /short rw - cgroup2
 37 30 0:34 / /no-separator rw shared:1 cgroup2 cgroup2 rw
+38 30 0:35 / /no-super-options rw shared:1 shared:2 - cgroup2 cgroup2
 bad line
 `
 	got := parseMountinfo(text)
@@ -407,5 +408,27 @@ func TestOwnSIGKILLRemembered(t *testing.T) {
 	s.end.newRun()
 	if s.end.sentKill {
 		t.Error("a new run still remembers the last run's SIGKILL")
+	}
+}
+
+// TestNewOOMWatch: newOOMWatch finds the counter from this process's own
+// /proc/self/cgroup and /proc/self/mountinfo, the same file as the parsers
+// find from the same text. Where this machine has no readable counter both
+// say none, and the test says so.
+func TestNewOOMWatch(t *testing.T) {
+	cgroup, err1 := os.ReadFile("/proc/self/cgroup")
+	mounts, err2 := os.ReadFile("/proc/self/mountinfo")
+	if err1 != nil || err2 != nil {
+		t.Skipf("no /proc to read: %v, %v", err1, err2)
+	}
+	want := watchOOM(oomCounterFiles(string(cgroup), string(mounts)))
+	defer want.close()
+	got := newOOMWatch(zerolog.Nop())
+	defer got.close()
+	if got.file != want.file {
+		t.Errorf("newOOMWatch watches %q; the parsers find %q", got.file, want.file)
+	}
+	if want.file == "" {
+		t.Logf("no oom_kill counter is readable here (tried %q)", want.tried)
 	}
 }

@@ -110,7 +110,7 @@ component_tests=(
   TestCleanerStopDeadline TestCleanerForce TestCleanerSweep TestCleanerSweepGone TestCleanerSweepStopped
   TestSentinelEnded TestTerminalRunsWithout TestChildStoppedBy
   TestOOMParseKills TestOOMParseProcCgroup TestOOMParseMountinfo TestOOMCounterFiles TestOOMWatch
-  TestOOMClassifyEnd TestOOMWatchLogs TestOwnSIGKILLRemembered
+  TestOOMClassifyEnd TestOOMWatchLogs TestOwnSIGKILLRemembered TestNewOOMWatch
   TestMeasureTree TestMemoryCeiling TestMemoryCeilingOff
   TestHookParse TestHookConfig TestHookEnv TestHookRunner TestHookRunnerTimeout TestHookRunnerStop TestHookHelper
 )
