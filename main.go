@@ -66,9 +66,9 @@ type CLI struct {
 
 	ExitStatusMap ExitStatusMap `group:"exit" placeholder:"FROM:TO" env:"RESTART_RUN_EXIT_STATUS_MAP" help:"Exit with TO instead of FROM (an exit status, or a signal name for 128+N), as tini -e does: 143:0 or SIGTERM:0. Repeatable; each FROM once."`
 
-	LogFormat LogFormat        `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
-	LogLevel  LogLevel         `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
-	Version   kong.VersionFlag `help:"Print the version and exit."`
+	LogFormat LogFormat   `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
+	LogLevel  LogLevel    `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
+	Version   versionFlag `help:"Print the version and exit."`
 
 	// from: where each flag the user set got its value ("" for the command
 	// line, else its variable); stray: RESTART_RUN_* variables of no flag.
@@ -181,7 +181,6 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 		kong.Writers(stdout, stdout),
 		kong.ExplicitGroups(flagGroups),
 		kong.Help(printHelp),
-		kong.Vars{"version": versionText()},
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 	)
 	if err != nil {
