@@ -480,9 +480,6 @@ func run(args []string, stderr io.Writer) int {
 		status, _ := cfg.exitMap.Map(ce.status)
 		return status
 	}
-	// Only now, with every signal caught: on one processor the goroutine
-	// that catches them would wait for this one to block.
-	limitThreads()
 	// --exit-status-map changes every status that tells how the command
 	// fared (never 2 for bad input, or 1 for restart-run's own failure).
 	// A mapped status is what the user asked restart-run to exit with, so
