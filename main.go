@@ -21,61 +21,112 @@ func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 // CLI is every flag of restart-run. Each reads RESTART_RUN_<FLAG> too; a flag
 // given on the command line beats its variable.
 type CLI struct {
-	Restart           Policy    `default:"on-failure" group:"restart" env:"RESTART_RUN_RESTART" help:"When to start COMMAND again, as systemd's Restart=: no, always, on-success, on-failure, on-abnormal, on-abort, on-watchdog."`
-	RestartSec        Duration  `default:"100ms" group:"restart" env:"RESTART_RUN_RESTART_SEC" help:"Pause before each restart (Go duration or seconds)."`
-	RestartSteps      Count     `default:"0" group:"restart" env:"RESTART_RUN_RESTART_STEPS" help:"Number of steps in which the pause grows from --restart-sec to --restart-max-delay (0 = no growth)."`
-	RestartMaxDelay   Duration  `default:"0" group:"restart" env:"RESTART_RUN_RESTART_MAX_DELAY" help:"Longest pause when --restart-steps is set."`
-	RestartResetAfter *Duration `group:"restart" placeholder:"duration" env:"RESTART_RUN_RESTART_RESET_AFTER" help:"A run at least this long resets the growing pause (default: --restart-max-delay, or 10s without backoff)."`
-	Burst             Count     `default:"5" group:"limit" env:"RESTART_RUN_BURST" help:"Starts allowed within --interval before restart-run gives up (0 = no limit)."`
-	Interval          Duration  `default:"10s" group:"limit" env:"RESTART_RUN_INTERVAL" help:"Window of the start limit (0 = no limit)."`
-	MaxRestarts       Count     `default:"0" group:"limit" env:"RESTART_RUN_MAX_RESTARTS" help:"Restarts allowed over restart-run's whole life (0 = unlimited)."`
+	Restart           Policy    `default:"on-failure" group:"restart" env:"RESTART_RUN_RESTART"`
+	RestartSec        Duration  `default:"100ms" group:"restart" env:"RESTART_RUN_RESTART_SEC"`
+	RestartSteps      Count     `default:"0" group:"restart" env:"RESTART_RUN_RESTART_STEPS"`
+	RestartMaxDelay   Duration  `default:"0" group:"restart" env:"RESTART_RUN_RESTART_MAX_DELAY"`
+	RestartResetAfter *Duration `group:"restart" placeholder:"duration" env:"RESTART_RUN_RESTART_RESET_AFTER"`
+	Burst             Count     `default:"5" group:"limit" env:"RESTART_RUN_BURST"`
+	Interval          Duration  `default:"10s" group:"limit" env:"RESTART_RUN_INTERVAL"`
+	MaxRestarts       Count     `default:"0" group:"limit" env:"RESTART_RUN_MAX_RESTARTS"`
 
-	SuccessExitStatus        StatusList `group:"restart" env:"RESTART_RUN_SUCCESS_EXIT_STATUS" placeholder:"list" help:"Exit codes and signals that also count as a clean end, e.g. \"75 SIGUSR1\"."`
-	RestartPreventExitStatus StatusList `group:"restart" env:"RESTART_RUN_RESTART_PREVENT_EXIT_STATUS" placeholder:"list" help:"Exit codes and signals that never restart."`
-	RestartForceExitStatus   StatusList `group:"restart" env:"RESTART_RUN_RESTART_FORCE_EXIT_STATUS" placeholder:"list" help:"Exit codes and signals that always restart (limits still apply)."`
+	SuccessExitStatus        StatusList `group:"restart" env:"RESTART_RUN_SUCCESS_EXIT_STATUS" placeholder:"list"`
+	RestartPreventExitStatus StatusList `group:"restart" env:"RESTART_RUN_RESTART_PREVENT_EXIT_STATUS" placeholder:"list"`
+	RestartForceExitStatus   StatusList `group:"restart" env:"RESTART_RUN_RESTART_FORCE_EXIT_STATUS" placeholder:"list"`
 
-	KillMode      KillMode      `default:"control-group" group:"stop" env:"RESTART_RUN_KILL_MODE" help:"What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."`
-	KillSignal    SignalName    `default:"SIGTERM" group:"stop" env:"RESTART_RUN_KILL_SIGNAL" help:"Signal restart-run uses to stop the child and its leftovers."`
-	TimeoutStop   TimeLimit     `default:"10s" group:"stop" env:"RESTART_RUN_TIMEOUT_STOP" help:"How long a stopped child and its leftovers get before SIGKILL (0 or infinity = no limit)."`
-	StopSignals   SignalList    `default:"TERM,INT,QUIT" group:"stop" env:"RESTART_RUN_STOP_SIGNALS" help:"Signals to restart-run that are a stop request (passed on, no restart); any other is forwarded as it is. E.g. TERM,INT to forward SIGQUIT (a JVM's thread dump)."`
-	ForwardTo     ForwardTo     `default:"child" group:"stop" env:"RESTART_RUN_FORWARD_TO" help:"Where forwarded signals go: child (the child alone) or group (its whole process group, as dumb-init and tini -g). Stop signals follow --kill-mode."`
-	RestartSignal RestartSignal `group:"stop" env:"RESTART_RUN_RESTART_SIGNAL" placeholder:"signal" help:"A signal to restart-run that restarts the child, as systemctl restart: stopped as a stop request stops it (with --kill-signal), then started again at once whatever --restart says; the start limit counts it. None by default."`
+	KillMode      KillMode      `default:"control-group" group:"stop" env:"RESTART_RUN_KILL_MODE"`
+	KillSignal    SignalName    `default:"SIGTERM" group:"stop" env:"RESTART_RUN_KILL_SIGNAL"`
+	TimeoutStop   TimeLimit     `default:"10s" group:"stop" env:"RESTART_RUN_TIMEOUT_STOP"`
+	StopSignals   SignalList    `default:"TERM,INT,QUIT" group:"stop" env:"RESTART_RUN_STOP_SIGNALS"`
+	ForwardTo     ForwardTo     `default:"child" group:"stop" env:"RESTART_RUN_FORWARD_TO"`
+	RestartSignal RestartSignal `group:"stop" env:"RESTART_RUN_RESTART_SIGNAL" placeholder:"signal"`
 
-	Type           ServiceType  `default:"simple" group:"notify" env:"RESTART_RUN_TYPE" help:"simple: the child counts as started once it runs; notify: once it sends READY=1 to NOTIFY_SOCKET."`
-	NotifyAccess   NotifyAccess `default:"main" group:"notify" env:"RESTART_RUN_NOTIFY_ACCESS" help:"Whose notify datagrams count: main (the child's own pid) or all (any process of restart-run's user)."`
-	TimeoutStart   TimeLimit    `default:"90s" group:"notify" env:"RESTART_RUN_TIMEOUT_START" help:"Under --type=notify, how long the child has to send READY=1 (0 or infinity = no limit)."`
-	RuntimeMax     TimeLimit    `default:"0" group:"notify" env:"RESTART_RUN_RUNTIME_MAX" help:"Stop a child that runs longer than this (0 or infinity = no limit)."`
-	Watchdog       Duration     `default:"0" group:"notify" env:"RESTART_RUN_WATCHDOG" help:"The child must send WATCHDOG=1 at least this often (0 = no watchdog)."`
-	WatchdogSignal SignalName   `default:"SIGABRT" group:"notify" env:"RESTART_RUN_WATCHDOG_SIGNAL" help:"Signal sent to a child that missed its watchdog."`
-	NotificationFD Descriptor   `name:"notification-fd" group:"notify" placeholder:"N" env:"RESTART_RUN_NOTIFICATION_FD" help:"Under --type=notify, s6's readiness protocol as well: the child gets a pipe at descriptor N and is ready once it writes a newline there."`
+	Type           ServiceType  `default:"simple" group:"notify" env:"RESTART_RUN_TYPE"`
+	NotifyAccess   NotifyAccess `default:"main" group:"notify" env:"RESTART_RUN_NOTIFY_ACCESS"`
+	TimeoutStart   TimeLimit    `default:"90s" group:"notify" env:"RESTART_RUN_TIMEOUT_START"`
+	RuntimeMax     TimeLimit    `default:"0" group:"notify" env:"RESTART_RUN_RUNTIME_MAX"`
+	Watchdog       Duration     `default:"0" group:"notify" env:"RESTART_RUN_WATCHDOG"`
+	WatchdogSignal SignalName   `default:"SIGABRT" group:"notify" env:"RESTART_RUN_WATCHDOG_SIGNAL"`
+	NotificationFD Descriptor   `name:"notification-fd" group:"notify" placeholder:"N" env:"RESTART_RUN_NOTIFICATION_FD"`
 
-	HealthCmd         string   `group:"health" env:"RESTART_RUN_HEALTH_CMD" placeholder:"command" help:"Health check command, split into words as a shell would and run without a shell; exit 0 is healthy."`
-	HealthHTTP        string   `name:"health-http" group:"health" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"url" help:"Health check: a GET of this url (http:// only) must answer 2xx or 3xx."`
-	HealthTCP         string   `name:"health-tcp" group:"health" env:"RESTART_RUN_HEALTH_TCP" placeholder:"host:port" help:"Health check: a TCP connect to host:port must succeed."`
-	HealthInterval    Duration `default:"30s" group:"health" env:"RESTART_RUN_HEALTH_INTERVAL" help:"Time between health checks."`
-	HealthTimeout     Duration `default:"30s" group:"health" env:"RESTART_RUN_HEALTH_TIMEOUT" help:"A check running longer fails (and is killed)."`
-	HealthStartPeriod Duration `default:"0" group:"health" env:"RESTART_RUN_HEALTH_START_PERIOD" help:"Failures in this time after a start do not count; a pass ends it."`
-	HealthRetries     Count    `default:"3" group:"health" env:"RESTART_RUN_HEALTH_RETRIES" help:"Consecutive failures that make the child unhealthy; it is then stopped (class watchdog)."`
+	HealthCmd         string   `group:"health" env:"RESTART_RUN_HEALTH_CMD" placeholder:"command"`
+	HealthHTTP        string   `name:"health-http" group:"health" env:"RESTART_RUN_HEALTH_HTTP" placeholder:"url"`
+	HealthTCP         string   `name:"health-tcp" group:"health" env:"RESTART_RUN_HEALTH_TCP" placeholder:"host:port"`
+	HealthInterval    Duration `default:"30s" group:"health" env:"RESTART_RUN_HEALTH_INTERVAL"`
+	HealthTimeout     Duration `default:"30s" group:"health" env:"RESTART_RUN_HEALTH_TIMEOUT"`
+	HealthStartPeriod Duration `default:"0" group:"health" env:"RESTART_RUN_HEALTH_START_PERIOD"`
+	HealthRetries     Count    `default:"3" group:"health" env:"RESTART_RUN_HEALTH_RETRIES"`
 
-	MemoryMax           Size     `group:"memory" env:"RESTART_RUN_MEMORY_MAX" placeholder:"size" help:"Stop the child (class oom-kill) when the resident memory of its processes together goes above this: bytes, or K, M, G, T with base 1024 (512M, 2G)."`
-	MemoryCheckInterval Duration `default:"5s" group:"memory" env:"RESTART_RUN_MEMORY_CHECK_INTERVAL" help:"How often --memory-max reads the child's memory from /proc (10ms or more): a spike shorter than this can be missed; a shorter one costs more CPU."`
+	MemoryMax           Size     `group:"memory" env:"RESTART_RUN_MEMORY_MAX" placeholder:"size"`
+	MemoryCheckInterval Duration `default:"5s" group:"memory" env:"RESTART_RUN_MEMORY_CHECK_INTERVAL"`
 
-	ExecStartPre []string   `name:"exec-start-pre" sep:"none" group:"hooks" env:"RESTART_RUN_EXEC_START_PRE" placeholder:"command" help:"Run this before every start of COMMAND, as systemd's ExecStartPre=: split into words as --health-cmd, no shell. If it fails the start fails (class exit-code); a leading - ignores its failure. Repeatable, run in order."`
-	ExecStopPost []string   `name:"exec-stop-post" sep:"none" group:"hooks" env:"RESTART_RUN_EXEC_STOP_POST" placeholder:"command" help:"Run this after every end of COMMAND, once its leftovers are gone, as systemd's ExecStopPost=, with SERVICE_RESULT, EXIT_CODE, EXIT_STATUS and RESTART_RUN_PID set. Repeatable, run in order."`
-	TimeoutHook  *TimeLimit `group:"hooks" placeholder:"duration" env:"RESTART_RUN_TIMEOUT_HOOK" help:"Longest run of a hook: then --kill-signal to its process group, SIGKILL after --timeout-stop (default: --timeout-stop; 0 or infinity = no limit)."`
+	ExecStartPre []string   `name:"exec-start-pre" sep:"none" group:"hooks" env:"RESTART_RUN_EXEC_START_PRE" placeholder:"command"`
+	ExecStopPost []string   `name:"exec-stop-post" sep:"none" group:"hooks" env:"RESTART_RUN_EXEC_STOP_POST" placeholder:"command"`
+	TimeoutHook  *TimeLimit `group:"hooks" placeholder:"duration" env:"RESTART_RUN_TIMEOUT_HOOK"`
 
-	ExitStatusMap ExitStatusMap `group:"exit" placeholder:"FROM:TO" env:"RESTART_RUN_EXIT_STATUS_MAP" help:"Exit with TO instead of FROM (an exit status, or a signal name for 128+N), as tini -e does: 143:0 or SIGTERM:0. Repeatable; each FROM once."`
+	ExitStatusMap ExitStatusMap `group:"exit" placeholder:"FROM:TO" env:"RESTART_RUN_EXIT_STATUS_MAP"`
 
-	LogFormat LogFormat        `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT" help:"Log format on stderr: json, console, or auto (console on a terminal, else json)."`
-	LogLevel  LogLevel         `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL" help:"Least severe log level shown: debug, info, warn, error."`
-	Version   kong.VersionFlag `help:"Print the version and exit."`
+	LogFormat LogFormat `default:"auto" group:"log" env:"RESTART_RUN_LOG_FORMAT"`
+	LogLevel  LogLevel  `default:"info" group:"log" env:"RESTART_RUN_LOG_LEVEL"`
+	Version   versionFlag
 
 	// from: where each flag the user set got its value ("" for the command
 	// line, else its variable); stray: RESTART_RUN_* variables of no flag.
 	from  map[string]string
 	stray []strayVar
 
-	Command []string `arg:"" optional:"" passthrough:"partial" name:"command" help:"COMMAND [ARG...]: the command and its arguments, run without a shell. Flags after COMMAND are its own."`
+	Command []string `arg:"" optional:"" passthrough:"partial" name:"command"`
+}
+
+// flagHelp is the help of each flag of CLI and of its argument, by name
+// (an array, not a map: it costs no package initialisation).
+// It is kept out of the struct tags because kong does its work on every
+// tag at every start, --help or not: it reads each tag rune by rune and
+// runs its ${var} interpolation (a regexp) over each help text, which was
+// about a third of flag parsing. printHelp puts these into kong's model
+// when --help is asked; TestFlagHelp checks that each flag has one.
+var flagHelp = [...]struct{ name, help string }{
+	{"restart", "When to start COMMAND again, as systemd's Restart=: no, always, on-success, on-failure, on-abnormal, on-abort, on-watchdog."},
+	{"restart-sec", "Pause before each restart (Go duration or seconds)."},
+	{"restart-steps", "Number of steps in which the pause grows from --restart-sec to --restart-max-delay (0 = no growth)."},
+	{"restart-max-delay", "Longest pause when --restart-steps is set."},
+	{"restart-reset-after", "A run at least this long resets the growing pause (default: --restart-max-delay, or 10s without backoff)."},
+	{"burst", "Starts allowed within --interval before restart-run gives up (0 = no limit)."},
+	{"interval", "Window of the start limit (0 = no limit)."},
+	{"max-restarts", "Restarts allowed over restart-run's whole life (0 = unlimited)."},
+	{"success-exit-status", "Exit codes and signals that also count as a clean end, e.g. \"75 SIGUSR1\"."},
+	{"restart-prevent-exit-status", "Exit codes and signals that never restart."},
+	{"restart-force-exit-status", "Exit codes and signals that always restart (limits still apply)."},
+	{"kill-mode", "What a stop signals and what is cleaned up after the child ends: control-group, mixed, process."},
+	{"kill-signal", "Signal restart-run uses to stop the child and its leftovers."},
+	{"timeout-stop", "How long a stopped child and its leftovers get before SIGKILL (0 or infinity = no limit)."},
+	{"stop-signals", "Signals to restart-run that are a stop request (passed on, no restart); any other is forwarded as it is. E.g. TERM,INT to forward SIGQUIT (a JVM's thread dump)."},
+	{"forward-to", "Where forwarded signals go: child (the child alone) or group (its whole process group, as dumb-init and tini -g). Stop signals follow --kill-mode."},
+	{"restart-signal", "A signal to restart-run that restarts the child, as systemctl restart: stopped as a stop request stops it (with --kill-signal), then started again at once whatever --restart says; the start limit counts it. None by default."},
+	{"type", "simple: the child counts as started once it runs; notify: once it sends READY=1 to NOTIFY_SOCKET."},
+	{"notify-access", "Whose notify datagrams count: main (the child's own pid) or all (any process of restart-run's user)."},
+	{"timeout-start", "Under --type=notify, how long the child has to send READY=1 (0 or infinity = no limit)."},
+	{"runtime-max", "Stop a child that runs longer than this (0 or infinity = no limit)."},
+	{"watchdog", "The child must send WATCHDOG=1 at least this often (0 = no watchdog)."},
+	{"watchdog-signal", "Signal sent to a child that missed its watchdog."},
+	{"notification-fd", "Under --type=notify, s6's readiness protocol as well: the child gets a pipe at descriptor N and is ready once it writes a newline there."},
+	{"health-cmd", "Health check command, split into words as a shell would and run without a shell; exit 0 is healthy."},
+	{"health-http", "Health check: a GET of this url (http:// only) must answer 2xx or 3xx."},
+	{"health-tcp", "Health check: a TCP connect to host:port must succeed."},
+	{"health-interval", "Time between health checks."},
+	{"health-timeout", "A check running longer fails (and is killed)."},
+	{"health-start-period", "Failures in this time after a start do not count; a pass ends it."},
+	{"health-retries", "Consecutive failures that make the child unhealthy; it is then stopped (class watchdog)."},
+	{"memory-max", "Stop the child (class oom-kill) when the resident memory of its processes together goes above this: bytes, or K, M, G, T with base 1024 (512M, 2G)."},
+	{"memory-check-interval", "How often --memory-max reads the child's memory from /proc (10ms or more): a spike shorter than this can be missed; a shorter one costs more CPU."},
+	{"exec-start-pre", "Run this before every start of COMMAND, as systemd's ExecStartPre=: split into words as --health-cmd, no shell. If it fails the start fails (class exit-code); a leading - ignores its failure. Repeatable, run in order."},
+	{"exec-stop-post", "Run this after every end of COMMAND, once its leftovers are gone, as systemd's ExecStopPost=, with SERVICE_RESULT, EXIT_CODE, EXIT_STATUS and RESTART_RUN_PID set. Repeatable, run in order."},
+	{"timeout-hook", "Longest run of a hook: then --kill-signal to its process group, SIGKILL after --timeout-stop (default: --timeout-stop; 0 or infinity = no limit)."},
+	{"exit-status-map", "Exit with TO instead of FROM (an exit status, or a signal name for 128+N), as tini -e does: 143:0 or SIGTERM:0. Repeatable; each FROM once."},
+	{"log-format", "Log format on stderr: json, console, or auto (console on a terminal, else json)."},
+	{"log-level", "Least severe log level shown: debug, info, warn, error."},
+	{"version", "Print the version and exit."},
+	{"command", "COMMAND [ARG...]: the command and its arguments, run without a shell. Flags after COMMAND are its own."},
 }
 
 // flagGroups order --help's flags by what they are for.
@@ -94,6 +145,13 @@ var flagGroups = []kong.Group{
 // printHelp is kong's help between a usage line that puts the flags before
 // the command, as they must come, and a few examples and the exit statuses.
 func printHelp(options kong.HelpOptions, ctx *kong.Context) error {
+	for _, v := range modelValues(ctx.Model) {
+		for _, h := range flagHelp {
+			if v.Name == h.name {
+				v.Help = h.help
+			}
+		}
+	}
 	fmt.Fprintln(ctx.Stdout, "Usage: restart-run [flags] [--] COMMAND [ARG...]")
 	options.NoAppSummary = true
 	if err := kong.DefaultHelpPrinter(options, ctx); err != nil {
@@ -101,6 +159,15 @@ func printHelp(options kong.HelpOptions, ctx *kong.Context) error {
 	}
 	_, err := io.WriteString(ctx.Stdout, helpExamples)
 	return err
+}
+
+// modelValues are the flags and arguments of kong's model.
+func modelValues(app *kong.Application) []*kong.Value {
+	var vs []*kong.Value
+	for _, f := range app.Flags {
+		vs = append(vs, f.Value)
+	}
+	return append(vs, app.Positional...)
 }
 
 const helpExamples = `
@@ -181,7 +248,6 @@ func parse(args []string, stdout io.Writer) (cli *CLI, done bool, err error) {
 		kong.Writers(stdout, stdout),
 		kong.ExplicitGroups(flagGroups),
 		kong.Help(printHelp),
-		kong.Vars{"version": versionText()},
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 	)
 	if err != nil {
@@ -414,9 +480,6 @@ func run(args []string, stderr io.Writer) int {
 		status, _ := cfg.exitMap.Map(ce.status)
 		return status
 	}
-	// Only now, with every signal caught: on one processor the goroutine
-	// that catches them would wait for this one to block.
-	limitThreads()
 	// --exit-status-map changes every status that tells how the command
 	// fared (never 2 for bad input, or 1 for restart-run's own failure).
 	// A mapped status is what the user asked restart-run to exit with, so

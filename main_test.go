@@ -887,6 +887,34 @@ os.execv(sys.argv[1], sys.argv[1:])`
 	}
 }
 
+// TestFlagHelp: every flag and argument of CLI has its help in flagHelp,
+// and flagHelp names nothing else (a renamed flag would lose its help in
+// silence, since it is no longer in the struct tags).
+func TestFlagHelp(t *testing.T) {
+	parser, err := kong.New(&CLI{}, kong.ExplicitGroups(flagGroups))
+	if err != nil {
+		t.Fatal(err)
+	}
+	help := map[string]int{} // name: how many entries of flagHelp
+	for _, h := range flagHelp {
+		if h.help != "" {
+			help[h.name]++
+		}
+	}
+	named := map[string]bool{}
+	for _, v := range modelValues(parser.Model) {
+		named[v.Name] = true
+		if v.Name != "help" && help[v.Name] != 1 {
+			t.Errorf("%s has %d entries with help in flagHelp, want 1", v.Name, help[v.Name])
+		}
+	}
+	for name := range help {
+		if !named[name] {
+			t.Errorf("flagHelp names %q, which is no flag or argument", name)
+		}
+	}
+}
+
 // TestHelp: --help a newcomer can use without the README. The usage line
 // puts the flags before the command; every flag but --help and --version
 // sits under a group; no flag shows its own name in capitals as a

@@ -1,14 +1,31 @@
 package main
 
 import (
+	"fmt"
 	"runtime/debug"
 	"strings"
+
+	"github.com/alecthomas/kong"
 )
 
 // version overrides the version the build info gives, for a release build
 // that names itself: go build -ldflags "-X main.version=v1.2.3". Left empty,
 // --version names what go build or go install recorded.
 var version string
+
+// versionFlag is --version. kong's own VersionFlag prints a kong.Vars
+// variable, which costs every start, --version or not: kong interpolates
+// each variable once for each flag and argument (a regexp over its text),
+// and the text itself means reading the build info. This one computes the
+// text only when the flag is given.
+type versionFlag bool
+
+// BeforeReset prints the version and ends the parse, as kong.VersionFlag.
+func (versionFlag) BeforeReset(app *kong.Kong) error {
+	fmt.Fprintln(app.Stdout, versionText())
+	app.Exit(0)
+	return nil
+}
 
 // versionText is what --version prints.
 func versionText() string {
