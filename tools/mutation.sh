@@ -7,7 +7,7 @@
 #   tools/mutation.sh core
 #       The pure core (policy.go, limiter.go, the notify parser, the HTTP
 #       check's parsing, the flag types of flags.go, main.go's parsing and
-#       config.go's checks) against its fast unit tests alone. Fails below
+#       the checks of config.go and checks.go) against its fast unit tests alone. Fails below
 #       a kill rate of $MUTATION_FLOOR % (90).
 #       gremlins mutates whole files and tests only the mutants some test
 #       reaches, so the rest of those files (the notify socket, the fork
@@ -85,7 +85,7 @@ fi
 # tests that wait for a deadline (TestHTTPCheckAnswers, a 2 s stalled body;
 # TestHTTPCheckBadServers) stay out: each would add its wait to every
 # mutant. TestHTTPGet covers the same parsing on an in-memory connection.
-core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go flags.go config.go)
+core_files=(policy.go limiter.go notify.go health.go httpcheck.go main.go help.go flags.go config.go checks.go)
 component_files=(readiness.go cleanup.go terminal.go alarm.go oom.go memlimit.go hooks.go hookcmd.go)
 core_tests=(
   TestDecideTable TestDecidePrecedence TestDecideRequested TestClassify TestStatusList TestParseSignal
