@@ -268,9 +268,11 @@ T=$(mktemp -d -t restart-run-bench.XXXXXX)
 RR=$T/restart-run
 TRUE=$(type -P true)
 say "building restart-run and the helpers in $T"
-(cd "$REPO" && CGO_ENABLED=0 go build -o "$RR" .) || die "go build failed"
+# Both built as a release is (README: Install): static, stripped, -trimpath.
+RELEASE=(-trimpath -ldflags='-s -w')
+(cd "$REPO" && CGO_ENABLED=0 go build "${RELEASE[@]}" -o "$RR" .) || die "go build failed"
 # The Go floor: the least a static Go program can do in restart-run's place.
-(cd "$REPO" && CGO_ENABLED=0 go build -o "$T/gofloor" ./bench/gofloor) || die "go build ./bench/gofloor failed"
+(cd "$REPO" && CGO_ENABLED=0 go build "${RELEASE[@]}" -o "$T/gofloor" ./bench/gofloor) || die "go build ./bench/gofloor failed"
 for h in spawntime sigsend sigchild; do
 	cc -O2 -Wall -o "$T/$h" "$BENCH/$h.c" || die "cc $h.c failed"
 done
@@ -279,6 +281,8 @@ done
 cp "$(type -P sleep)" "$T/sleep"
 KV=$T/results.kv
 : >"$KV"
+echo "bin_rr $(stat -c %s "$RR")" >>"$KV"
+echo "bin_gofloor $(stat -c %s "$T/gofloor")" >>"$KV"
 REPORT="python3 -B $BENCH/report.py"
 
 # Each command once, with its errors visible, before anything is timed.
@@ -298,6 +302,7 @@ echo "- kernel: $(uname -srm)"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- mode: $([ "$QUICK" = 1 ] && echo 'quick (smoke run)' || echo full)"
 echo "- restart-run: $rev ($($RR --version 2>&1 | head -1)), $(go version | cut -d' ' -f3-), CGO_ENABLED=0"
+echo "- binaries (static, \`-trimpath -ldflags='-s -w'\`): restart-run $(stat -c %s "$RR") bytes, gofloor $(stat -c %s "$T/gofloor") bytes"
 echo "- tini: $(tini --version | head -1) (Debian $(dpkgv tini))"
 echo "- dumb-init: $(dumb-init --version 2>&1 | head -1) (Debian $(dpkgv dumb-init))"
 echo "- supervisord: $(supervisord --version) (Debian $(dpkgv supervisor)), $(python3 --version 2>&1)"
@@ -420,9 +425,10 @@ start s6-supervise "$T/idle.log" "s6-svc -dx $T/idle/s6-supervise" s6-supervise 
 IDPID[s6-supervise]=$LAST_PID
 start supervise "$T/idle.log" "svc -dx $T/idle/supervise" supervise "$T/idle/supervise"
 IDPID[supervise]=$LAST_PID
-# Let them settle (supervisord and the Go runtime start up) and check that
-# each has its sleep child.
-bg_wait sleep 2
+# Let them settle (supervisord and the Go runtime start up; restart-run
+# hands back its start-up memory one second after its first start) and
+# check that each has its sleep child.
+bg_wait sleep 3
 declare -A MEM=() SNAP0=()
 for s in "${IDLE_TOOLS[@]}"; do
 	pid=${IDPID[$s]}
@@ -443,7 +449,7 @@ done
 stop_all
 echo "## 3. Resident memory while supervising \`sleep 1000\`"
 echo
-echo "From /proc/PID/status of the supervisor (not its child), 2 s after it started;"
+echo "From /proc/PID/status of the supervisor (not its child), 3 s after it started;"
 echo "VmRSS = RssAnon + RssFile + RssShmem."
 echo
 $REPORT memory "$T/idle.dat" "$KV"
