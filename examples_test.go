@@ -1,3 +1,5 @@
+//go:build !unitonly
+
 package main
 
 import (
@@ -6,9 +8,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,27 +56,6 @@ func exampleEnv(bin string, extra ...string) []string {
 	})
 	env = append(env, "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	return append(env, extra...)
-}
-
-// fetch GETs url once, within the deadline.
-func fetch(url string) (int, string, error) {
-	c := &http.Client{Timeout: deadline}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
-// serving waits for python's own "Serving HTTP on" line: http.server
-// prints it once its socket listens, so a GET after it is answered.
-func (r *rr) serving(port int) {
-	r.t.Helper()
-	if f := r.line("Serving"); !slices.Contains(f, strconv.Itoa(port)) {
-		r.t.Fatalf("python serves %v, not port %d", f, port)
-	}
 }
 
 // TestExampleTinyhttpdReadme: the README shows the command serve.sh runs,

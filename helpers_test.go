@@ -2,14 +2,19 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -585,5 +590,95 @@ func (r *rr) signal(sig syscall.Signal) {
 	r.t.Helper()
 	if err := r.cmd.Process.Signal(sig); err != nil {
 		r.t.Fatalf("signal restart-run: %v", err)
+	}
+}
+
+// waitReady waits for the child's "ready PID" line and returns the pid.
+func (r *rr) waitReady() int {
+	r.t.Helper()
+	pid, _ := strconv.Atoi(r.line("ready")[0])
+	return pid
+}
+
+// startBlocked starts restart-run with sig blocked, as a parent that
+// blocks it would: Go's fork gives the child the forking thread's mask.
+func startBlocked(t *testing.T, sig syscall.Signal, args ...string) *rr {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	set.Val[(sig-1)/64] |= 1 << ((sig - 1) % 64)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return startRR(t, nil, args...)
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
+}
+
+// waitUntil polls cond until it holds or the deadline passes: for states
+// with no event to wait on (a zombie reaped by another process).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	stop := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(stop) {
+			t.Fatalf("%s: not within %v", what, deadline)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// serving waits for python's own "Serving HTTP on" line: http.server
+// prints it once its socket listens, so a GET after it is answered.
+func (r *rr) serving(port int) {
+	r.t.Helper()
+	if f := r.line("Serving"); !slices.Contains(f, strconv.Itoa(port)) {
+		r.t.Fatalf("python serves %v, not port %d", f, port)
+	}
+}
+
+// fetch GETs url once, within the deadline.
+func fetch(url string) (int, string, error) {
+	c := &http.Client{Timeout: deadline}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// waitGone waits, on the kernel's word through a pidfd, for pid to exit.
+func waitGone(t *testing.T, pid int, within time.Duration) {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return
+	}
+	if err != nil {
+		t.Fatalf("pidfd_open(%d): %v", pid, err)
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, int(within.Milliseconds()))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if n == 1 {
+			return
+		}
+		t.Fatalf("process %d still alive after %v", pid, within)
 	}
 }

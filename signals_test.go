@@ -1,13 +1,13 @@
+//go:build !unitonly
+
 package main
 
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,13 +19,6 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
-
-// waitReady waits for the child's "ready PID" line and returns the pid.
-func (r *rr) waitReady() int {
-	r.t.Helper()
-	pid, _ := strconv.Atoi(r.line("ready")[0])
-	return pid
-}
 
 // TestStopSignals: SIGTERM, SIGINT and SIGQUIT to restart-run are passed on
 // and stop it without a restart, even under --restart=always; it exits with
@@ -65,19 +58,6 @@ func exited(cmd *exec.Cmd) bool {
 	}
 }
 
-// waitUntil polls cond until it holds or the deadline passes: for states
-// with no event to wait on (a zombie reaped by another process).
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	stop := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(stop) {
-			t.Fatalf("%s: not within %v", what, deadline)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // zombiesOf counts the zombie children of ppid.
 func zombiesOf(ppid int) int { return len(zombiePids(ppid)) }
 
@@ -92,40 +72,6 @@ func zombiePids(ppid int) []int {
 		}
 	}
 	return out
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
-}
-
-// waitGone waits, on the kernel's word through a pidfd, for pid to exit.
-func waitGone(t *testing.T, pid int, within time.Duration) {
-	t.Helper()
-	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, unix.ESRCH) {
-		return
-	}
-	if err != nil {
-		t.Fatalf("pidfd_open(%d): %v", pid, err)
-	}
-	defer unix.Close(fd)
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(fds, int(within.Milliseconds()))
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if n == 1 {
-			return
-		}
-		t.Fatalf("process %d still alive after %v", pid, within)
-	}
 }
 
 // TestStopDuringPause: another signal that comes during the pause before
@@ -571,21 +517,6 @@ func TestSignalPendingAtExec(t *testing.T) {
 	case !dropped && st != 0 && st != 128+int(syscall.SIGUSR1):
 		t.Errorf("SIGUSR1 neither dropped before the start nor passed to the child: status %d; log:\n%s", st, r.logText())
 	}
-}
-
-// startBlocked starts restart-run with sig blocked, as a parent that
-// blocks it would: Go's fork gives the child the forking thread's mask.
-func startBlocked(t *testing.T, sig syscall.Signal, args ...string) *rr {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var set, old unix.Sigset_t
-	set.Val[(sig-1)/64] |= 1 << ((sig - 1) % 64)
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	return startRR(t, nil, args...)
 }
 
 // stoppedState waits until pid is stopped (state T in /proc), which no
