@@ -282,3 +282,34 @@ func TestReleaseBinaries(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkedCode reads the symbols of the static build for code that
+// restart-run's choices once kept in the binary for nothing. kong looks
+// methods up by a name it does not know until run time (MethodByName), so
+// the linker keeps every exported method of every type that can be reached
+// through an interface value, and of the types in its fields and method
+// signatures. Each entry is a symbol the binary has no use for and what
+// kept it.
+func TestLinkedCode(t *testing.T) {
+	f, err := elf.Open(staticBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unwanted := []struct{ sym, why string }{
+		{"github.com/rs/zerolog.Context.Ints", "a zerolog.Logger in a type kept for reflection (logBuffer is an io.Writer) keeps all of Logger's and Context's methods: 131 KB"},
+	}
+	have := map[string]bool{}
+	for _, s := range syms {
+		have[s.Name] = true
+	}
+	for _, u := range unwanted {
+		if have[u.sym] {
+			t.Errorf("the binary has %s: %s", u.sym, u.why)
+		}
+	}
+}
