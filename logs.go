@@ -41,7 +41,11 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, *logBuffer) {
 	if format == "console" {
 		in, direct = consoleWriter(b), consoleWriter(w)
 	}
-	b.report = zerolog.New(direct).Level(lvl).With().Timestamp().Str("logger", logSource).Logger()
+	report := zerolog.New(direct).Level(lvl).With().Timestamp().Str("logger", logSource).Logger()
+	b.report = func(dropped int) {
+		report.Warn().Str("event", "log-dropped").Int("dropped", dropped).
+			Msg("log lines dropped: stderr was not being read")
+	}
 	go b.drain()
 	return zerolog.New(in).Level(lvl).With().Timestamp().Str("logger", logSource).Logger(), b
 }
@@ -142,10 +146,14 @@ func init() {
 // service. On a slot collision it also writes to stderr itself, from the
 // goroutine that logs.)
 type logBuffer struct {
-	out    io.Writer
-	report zerolog.Logger // writes the count of dropped lines straight to out
-	wake   chan struct{}  // one pending wake-up at most
-	done   chan struct{}  // closed when the writer has written everything, at exit
+	out io.Writer
+	// report logs the count of dropped lines straight to out. A func, not
+	// a zerolog.Logger field: logBuffer is an io.Writer, so the linker
+	// keeps its type for reflection, and kong's MethodByName would then
+	// keep every exported method of Logger and Context (131 KB).
+	report func(dropped int)
+	wake   chan struct{} // one pending wake-up at most
+	done   chan struct{} // closed when the writer has written everything, at exit
 
 	mu      sync.Mutex
 	queue   []byte // whole lines waiting for the writer
@@ -213,8 +221,7 @@ func (b *logBuffer) drain() {
 			}
 			_, _ = b.out.Write(batch)
 			if dropped > 0 {
-				b.report.Warn().Str("event", "log-dropped").Int("dropped", dropped).
-					Msg("log lines dropped: stderr was not being read")
+				b.report(dropped)
 			}
 			b.mu.Lock()
 			b.spare = batch

@@ -284,3 +284,34 @@ func TestReleaseBinaries(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkedCode reads the symbols of the static build for code that
+// restart-run's choices once kept in the binary for nothing. kong looks
+// methods up by a name it does not know until run time (MethodByName), so
+// the linker keeps every exported method of every type that can be reached
+// through an interface value, and of the types in its fields and method
+// signatures. Each entry is the start of the names of symbols the binary
+// has no use for, and what kept them.
+func TestLinkedCode(t *testing.T) {
+	f, err := elf.Open(staticBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unwanted := []struct{ prefix, why string }{
+		{"github.com/rs/zerolog.Context.Ints", "a zerolog.Logger in a type kept for reflection (logBuffer is an io.Writer) keeps all of Logger's and Context's methods: 131 KB"},
+		{"log/slog.", "zerolog v1.35 and later link log/slog for their slog.Handler, which restart-run does not use: 131 KB (go.mod)"},
+	}
+	for _, u := range unwanted {
+		for _, s := range syms {
+			if strings.HasPrefix(s.Name, u.prefix) {
+				t.Errorf("the binary has %s: %s", s.Name, u.why)
+				break
+			}
+		}
+	}
+}
