@@ -78,10 +78,12 @@ func pinThreads(log zerolog.Logger) {
 }
 
 // setAllThreads sets the mask of every thread of restart-run. Threads
-// created later inherit the mask of the thread that creates them (Go's
-// runtime creates threads from its own, never from a locked one), but a
-// thread created during the pass by a thread not yet set would escape it:
-// the task list is read again until a pass finds no thread it has not set.
+// created later inherit the mask of the thread that creates them, which is
+// then a pinned one: forkExec's thread, the one whose mask is widened for
+// a moment, is locked to its goroutine, and the Go runtime never creates a
+// thread from a locked one (it asks its template thread to). A thread
+// created during the pass by a thread not yet set would escape it, so the
+// task list is read again until a pass finds no thread it has not set.
 func setAllThreads(set *unix.CPUSet) (threads int, err error) {
 	done := map[int]bool{}
 	for pass := 0; pass < 10; pass++ {
