@@ -334,8 +334,6 @@ func helper(args []string) int {
 		}
 		say("survived %d", len(kept))
 		return 3
-	case "cpus": // print "cpus LIST PID", the CPUs this process may run on (Cpus_allowed_list), and exit 0
-		say("cpus %s %d", cpusAllowed(os.Getpid()), os.Getpid())
 	case "report": // print what the child inherited, as JSON
 		fds := map[string]string{}
 		ents, _ := os.ReadDir("/proc/self/fd")

@@ -51,7 +51,6 @@ func (m *handBack) C() <-chan time.Time { return m.settle.C() }
 func (m *handBack) due() {
 	m.settle.on = false
 	limitThreads()
-	pinThreads(m.log)
 	before := residentBytes()
 	advised := settleMemory()
 	m.log.Debug().Str("event", "memory").Int("advised", advised).

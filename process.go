@@ -95,8 +95,7 @@ func startChild(path string, argv, env []string, pgid, tty int, files []uintptr)
 	return forkExec(path, argv, attr)
 }
 
-// forkExec is syscall.ForkExec from a thread whose signal mask is empty,
-// and whose CPU mask is the one restart-run inherited.
+// forkExec is syscall.ForkExec from a thread whose signal mask is empty.
 // Go's fork gives the child the mask of whichever thread forks, and a Go
 // thread keeps blocked what restart-run inherited blocked unless Go itself
 // needs the signal: started with SIGUSR1 blocked, every child had it blocked
@@ -111,11 +110,6 @@ func forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
 		return 0, fmt.Errorf("clear the signal mask: %w", err)
 	}
 	defer func() { _ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) }()
-	// The child gets the CPUs restart-run inherited, not the one CPU its
-	// own threads are pinned to after the settle point (affinity.go).
-	cpuPin.mu.Lock()
-	defer cpuPin.mu.Unlock()
-	defer childAffinity()()
 	return syscall.ForkExec(path, argv, attr)
 }
 
