@@ -47,21 +47,31 @@ func (m *handBack) C() <-chan time.Time { return m.settle.C() }
 
 // due: the alarm rang. Going down to one processor comes first: it
 // flushes the dropped processor's cache of heap spans, which the
-// collection then returns with the rest.
+// collection then returns with the rest. The hand-back is the last thing
+// restart-run does before it waits again: each page of its binary touched
+// after it comes back with its neighbours (the kernel maps up to 64 KiB
+// around a fault), so the resident set is only read, and the event only
+// built, when debug logging is on.
 func (m *handBack) due() {
 	m.settle.on = false
 	limitThreads()
-	before := residentBytes()
+	e := m.log.Debug()
+	before := 0
+	if e.Enabled() {
+		before = residentBytes()
+	}
 	advised := settleMemory()
-	m.log.Debug().Str("event", "memory").Int("advised", advised).
-		Int("rss_before", before).Int("rss_after", residentBytes()).Msg("start-up memory handed back")
+	if e.Enabled() {
+		e.Str("event", "memory").Int("advised", advised).
+			Int("rss_before", before).Int("rss_after", residentBytes()).Msg("start-up memory handed back")
+	}
 }
 
 // settleMemory brings restart-run down to its resting size, once, after
 // start-up: it lowers the collector's target, collects start-up's garbage
 // and returns the freed heap, and hands back the start-up pages of its own
-// binary (releaseStartupPages), and reports how many bytes of those it
-// handed back.
+// binary (startupPages), and reports how many bytes of those it handed
+// back.
 //
 // restart-run's live heap is a few hundred KiB; the collector's default
 // floor (4 MiB of heap before the first cycle) would make the idle
@@ -76,7 +86,7 @@ func settleMemory() int {
 	// Collect first: a first collection later would fault the collector's
 	// pages straight back in and hold the start-up heap.
 	debug.FreeOSMemory()
-	return releaseStartupPages()
+	return releasePages(startupPages())
 }
 
 // residentBytes is restart-run's resident set size, from /proc/self/statm,
@@ -94,32 +104,36 @@ func residentBytes() int {
 	return pages * os.Getpagesize()
 }
 
-// releaseStartupPages hands back the pages of restart-run's own binary that
-// only start-up touched (the runtime's type and itab tables, flag parsing,
+// startupPages finds the pages of restart-run's own binary that only
+// start-up touched (the runtime's type and itab tables, flag parsing,
 // package initialisation): most of the binary, against the few pages that
-// supervising uses. MADV_DONTNEED on a read-only private file mapping drops
-// this process's mapping of clean pages; they stay in the page cache, and
-// any page needed again comes back on first touch (a minor fault).
+// supervising uses; releasePages hands them back. MADV_DONTNEED on a
+// read-only private file mapping drops this process's mapping of clean
+// pages; they stay in the page cache, and any page needed again comes back
+// on first touch (a minor fault).
 //
-// It is done only where every read-only page is exactly the file's bytes:
-// a statically placed, statically linked executable (ELF ET_EXEC with no
-// interpreter, dynamic section or RELRO segment, as CGO_ENABLED=0 go build
-// makes). A PIE or dynamically linked binary has pages that the loader
-// patched and then made read-only; dropping those would bring back the
-// unpatched bytes and crash. (A debugger's breakpoints in the text would be
-// dropped too; restart-run is not meant to run under one.) Writable
-// mappings (data, bss) are never touched. It returns the size of the
-// mappings it advised.
-func releaseStartupPages() (released int) {
+// It finds them only where every read-only page is exactly the file's
+// bytes: a statically placed, statically linked executable (ELF ET_EXEC
+// with no interpreter, dynamic section or RELRO segment, as
+// CGO_ENABLED=0 go build makes). A PIE or dynamically linked binary has
+// pages that the loader patched and then made read-only; dropping those
+// would bring back the unpatched bytes and crash. (A debugger's
+// breakpoints in the text would be dropped too; restart-run is not meant
+// to run under one.) Writable mappings (data, bss) are never among them.
+// The mappings are all read first and advised after, together, so that
+// reading /proc/self/maps does not fault back in what was just handed
+// back.
+func startupPages() []pageRange {
 	exe, err := os.Readlink(selfExe)
 	if err != nil || !plainExecutable(selfExe) {
-		return 0
+		return nil
 	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
-		return 0
+		return nil
 	}
 	defer f.Close()
+	var pages []pageRange
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		// 00400000-007c8000 r-xp 00000000 fe:00 9978338   /path/to/exe
@@ -136,9 +150,21 @@ func releaseStartupPages() (released int) {
 		if err1 != nil || err2 != nil || end <= start {
 			continue
 		}
+		pages = append(pages, pageRange{uintptr(start), uintptr(end - start)})
+	}
+	return pages
+}
+
+// pageRange is one mapping of restart-run's binary: its address and size.
+type pageRange struct{ start, size uintptr }
+
+// releasePages hands back the mappings found by startupPages and returns
+// the size of those it advised.
+func releasePages(pages []pageRange) (released int) {
+	for _, p := range pages {
 		// The raw call: these addresses are not Go memory, so no slice.
-		if _, _, e := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED); e == 0 {
-			released += int(end - start)
+		if _, _, e := unix.Syscall(unix.SYS_MADVISE, p.start, p.size, unix.MADV_DONTNEED); e == 0 {
+			released += int(p.size)
 		}
 	}
 	return released
