@@ -45,16 +45,13 @@ type handBack struct {
 func (m *handBack) arm()                { m.settle.set(settleDelay) }
 func (m *handBack) C() <-chan time.Time { return m.settle.C() }
 
-// due: the alarm rang. Going down to one processor comes first: it
-// flushes the dropped processor's cache of heap spans, which the
-// collection then returns with the rest. The hand-back is the last thing
+// due: the alarm rang. The hand-back is the last thing
 // restart-run does before it waits again: each page of its binary touched
 // after it comes back with its neighbours (the kernel maps up to 64 KiB
 // around a fault), so the resident set is only read, and the event only
 // built, when debug logging is on.
 func (m *handBack) due() {
 	m.settle.on = false
-	limitThreads()
 	e := m.log.Debug()
 	before := 0
 	if e.Enabled() {
@@ -68,10 +65,13 @@ func (m *handBack) due() {
 }
 
 // settleMemory brings restart-run down to its resting size, once, after
-// start-up: it lowers the collector's target, collects start-up's garbage
-// and returns the freed heap, and hands back the start-up pages of its own
-// binary (startupPages), and reports how many bytes of those it handed
-// back.
+// start-up: it goes down to one processor (limitThreads), lowers the
+// collector's target, collects start-up's garbage and returns the freed
+// heap, and hands back the start-up pages of its own binary
+// (startupPages), and reports how many bytes of those it handed back.
+// Going down to one processor comes before the collection: it flushes the
+// dropped processor's cache of heap spans, which the collection then
+// returns with the rest.
 //
 // restart-run's live heap is a few hundred KiB; the collector's default
 // floor (4 MiB of heap before the first cycle) would make the idle
@@ -79,14 +79,21 @@ func (m *handBack) due() {
 // that floor down; a collection of a heap this small costs microseconds.
 // It is set only now so that start-up (flag parsing allocates under 1 MiB)
 // runs no collection at all.
+//
+// The pages are handed back twice: first, so that what settling itself
+// touches (the runtime's code for changing processors, the collector's
+// code and tables) comes in on top of a resident set already emptied
+// instead of raising restart-run's peak (VmHWM), and last, so that it does
+// not stay.
 func settleMemory() int {
+	pages := startupPages()
+	releasePages(pages)
+	limitThreads()
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(20)
 	}
-	// Collect first: a first collection later would fault the collector's
-	// pages straight back in and hold the start-up heap.
 	debug.FreeOSMemory()
-	return releasePages(startupPages())
+	return releasePages(pages)
 }
 
 // residentBytes is restart-run's resident set size, from /proc/self/statm,
