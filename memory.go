@@ -19,7 +19,7 @@ import (
 // costs threads, stacks and hand-offs between them. It stops the world to
 // rebuild the runtime's list of processors, which took 0.4-2.5 ms (median
 // 1.5) on a busy 2-core machine, so restart-run calls it when it hands
-// back its start-up memory (handBack.due), not on the way to the first
+// back its start-up memory (settleMemory), not on the way to the first
 // start.
 func limitThreads() {
 	if os.Getenv("GOMAXPROCS") == "" {
