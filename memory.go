@@ -157,13 +157,27 @@ func startupPages() []pageRange {
 		if err1 != nil || err2 != nil || end <= start {
 			continue
 		}
-		pages = append(pages, pageRange{uintptr(start), uintptr(end - start)})
+		pages = addRange(pages, pageRange{uintptr(start), uintptr(end - start)})
 	}
 	return pages
 }
 
-// pageRange is one mapping of restart-run's binary: its address and size.
+// pageRange is a run of restart-run's binary's read-only mappings: its
+// address and size.
 type pageRange struct{ start, size uintptr }
+
+// addRange adds r to pages, the ranges found so far in address order. A
+// range that starts where the last one ends (the text and the read-only
+// data of a Go binary) joins it, so that one madvise covers both: between
+// two calls, the code that makes the second one would fault pages of the
+// first back in, 64 KiB at a time.
+func addRange(pages []pageRange, r pageRange) []pageRange {
+	if n := len(pages); n > 0 && pages[n-1].start+pages[n-1].size == r.start {
+		pages[n-1].size += r.size
+		return pages
+	}
+	return append(pages, r)
+}
 
 // releasePages hands back the mappings found by startupPages and returns
 // the size of those it advised.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,6 +151,24 @@ func TestSettleKeepsFewPages(t *testing.T) {
 	}
 	if code := r.wait(); code != 0 {
 		t.Errorf("status %d, want 0; log:\n%s", code, r.logText())
+	}
+}
+
+// TestAddRange: adjacent mappings of the binary are handed back in one
+// call, and only adjacent ones.
+func TestAddRange(t *testing.T) {
+	var pages []pageRange
+	for _, r := range []pageRange{
+		{0x400000, 0x254000}, // text
+		{0x654000, 0x2a2000}, // read-only data, right after it
+		{0x917000, 0x1000},   // after a gap (the writable data, left out)
+		{0x918000, 0x2000},
+	} {
+		pages = addRange(pages, r)
+	}
+	want := []pageRange{{0x400000, 0x4f6000}, {0x917000, 0x3000}}
+	if !slices.Equal(pages, want) {
+		t.Errorf("addRange: %x, want %x", pages, want)
 	}
 }
 
