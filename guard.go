@@ -136,7 +136,6 @@ func guardMain(logFormat string) int {
 	signal.Ignore(unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT)
 	// It waits for restart-run's whole life: at its resting size, as
 	// restart-run itself after start-up (memory.go).
-	limitThreads()
 	settleMemory()
 	var b [8]byte
 	pgid := 0

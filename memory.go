@@ -19,7 +19,7 @@ import (
 // costs threads, stacks and hand-offs between them. It stops the world to
 // rebuild the runtime's list of processors, which took 0.4-2.5 ms (median
 // 1.5) on a busy 2-core machine, so restart-run calls it when it hands
-// back its start-up memory (handBack.due), not on the way to the first
+// back its start-up memory (settleMemory), not on the way to the first
 // start.
 func limitThreads() {
 	if os.Getenv("GOMAXPROCS") == "" {
@@ -45,23 +45,33 @@ type handBack struct {
 func (m *handBack) arm()                { m.settle.set(settleDelay) }
 func (m *handBack) C() <-chan time.Time { return m.settle.C() }
 
-// due: the alarm rang. Going down to one processor comes first: it
-// flushes the dropped processor's cache of heap spans, which the
-// collection then returns with the rest.
+// due: the alarm rang. The hand-back is the last thing
+// restart-run does before it waits again: each page of its binary touched
+// after it comes back with its neighbours (the kernel maps up to 64 KiB
+// around a fault), so the resident set is only read, and the event only
+// built, when debug logging is on.
 func (m *handBack) due() {
 	m.settle.on = false
-	limitThreads()
-	before := residentBytes()
+	e := m.log.Debug()
+	before := 0
+	if e.Enabled() {
+		before = residentBytes()
+	}
 	advised := settleMemory()
-	m.log.Debug().Str("event", "memory").Int("advised", advised).
-		Int("rss_before", before).Int("rss_after", residentBytes()).Msg("start-up memory handed back")
+	if e.Enabled() {
+		e.Str("event", "memory").Int("advised", advised).
+			Int("rss_before", before).Int("rss_after", residentBytes()).Msg("start-up memory handed back")
+	}
 }
 
 // settleMemory brings restart-run down to its resting size, once, after
-// start-up: it lowers the collector's target, collects start-up's garbage
-// and returns the freed heap, and hands back the start-up pages of its own
-// binary (releaseStartupPages), and reports how many bytes of those it
-// handed back.
+// start-up: it goes down to one processor (limitThreads), lowers the
+// collector's target, collects start-up's garbage and returns the freed
+// heap, and hands back the start-up pages of its own binary
+// (startupPages), and reports how many bytes of those it handed back.
+// Going down to one processor comes before the collection: it flushes the
+// dropped processor's cache of heap spans, which the collection then
+// returns with the rest.
 //
 // restart-run's live heap is a few hundred KiB; the collector's default
 // floor (4 MiB of heap before the first cycle) would make the idle
@@ -69,14 +79,21 @@ func (m *handBack) due() {
 // that floor down; a collection of a heap this small costs microseconds.
 // It is set only now so that start-up (flag parsing allocates under 1 MiB)
 // runs no collection at all.
+//
+// The pages are handed back twice: first, so that what settling itself
+// touches (the runtime's code for changing processors, the collector's
+// code and tables) comes in on top of a resident set already emptied
+// instead of raising restart-run's peak (VmHWM), and last, so that it does
+// not stay.
 func settleMemory() int {
+	pages := startupPages()
+	releasePages(pages)
+	limitThreads()
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(20)
 	}
-	// Collect first: a first collection later would fault the collector's
-	// pages straight back in and hold the start-up heap.
 	debug.FreeOSMemory()
-	return releaseStartupPages()
+	return releasePages(pages)
 }
 
 // residentBytes is restart-run's resident set size, from /proc/self/statm,
@@ -94,32 +111,36 @@ func residentBytes() int {
 	return pages * os.Getpagesize()
 }
 
-// releaseStartupPages hands back the pages of restart-run's own binary that
-// only start-up touched (the runtime's type and itab tables, flag parsing,
+// startupPages finds the pages of restart-run's own binary that only
+// start-up touched (the runtime's type and itab tables, flag parsing,
 // package initialisation): most of the binary, against the few pages that
-// supervising uses. MADV_DONTNEED on a read-only private file mapping drops
-// this process's mapping of clean pages; they stay in the page cache, and
-// any page needed again comes back on first touch (a minor fault).
+// supervising uses; releasePages hands them back. MADV_DONTNEED on a
+// read-only private file mapping drops this process's mapping of clean
+// pages; they stay in the page cache, and any page needed again comes back
+// on first touch (a minor fault).
 //
-// It is done only where every read-only page is exactly the file's bytes:
-// a statically placed, statically linked executable (ELF ET_EXEC with no
-// interpreter, dynamic section or RELRO segment, as CGO_ENABLED=0 go build
-// makes). A PIE or dynamically linked binary has pages that the loader
-// patched and then made read-only; dropping those would bring back the
-// unpatched bytes and crash. (A debugger's breakpoints in the text would be
-// dropped too; restart-run is not meant to run under one.) Writable
-// mappings (data, bss) are never touched. It returns the size of the
-// mappings it advised.
-func releaseStartupPages() (released int) {
+// It finds them only where every read-only page is exactly the file's
+// bytes: a statically placed, statically linked executable (ELF ET_EXEC
+// with no interpreter, dynamic section or RELRO segment, as
+// CGO_ENABLED=0 go build makes). A PIE or dynamically linked binary has
+// pages that the loader patched and then made read-only; dropping those
+// would bring back the unpatched bytes and crash. (A debugger's
+// breakpoints in the text would be dropped too; restart-run is not meant
+// to run under one.) Writable mappings (data, bss) are never among them.
+// The mappings are all read first and advised after, together, so that
+// reading /proc/self/maps does not fault back in what was just handed
+// back.
+func startupPages() []pageRange {
 	exe, err := os.Readlink(selfExe)
 	if err != nil || !plainExecutable(selfExe) {
-		return 0
+		return nil
 	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
-		return 0
+		return nil
 	}
 	defer f.Close()
+	var pages []pageRange
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		// 00400000-007c8000 r-xp 00000000 fe:00 9978338   /path/to/exe
@@ -136,9 +157,35 @@ func releaseStartupPages() (released int) {
 		if err1 != nil || err2 != nil || end <= start {
 			continue
 		}
+		pages = addRange(pages, pageRange{uintptr(start), uintptr(end - start)})
+	}
+	return pages
+}
+
+// pageRange is a run of restart-run's binary's read-only mappings: its
+// address and size.
+type pageRange struct{ start, size uintptr }
+
+// addRange adds r to pages, the ranges found so far in address order. A
+// range that starts where the last one ends (the text and the read-only
+// data of a Go binary) joins it, so that one madvise covers both: between
+// two calls, the code that makes the second one would fault pages of the
+// first back in, 64 KiB at a time.
+func addRange(pages []pageRange, r pageRange) []pageRange {
+	if n := len(pages); n > 0 && pages[n-1].start+pages[n-1].size == r.start {
+		pages[n-1].size += r.size
+		return pages
+	}
+	return append(pages, r)
+}
+
+// releasePages hands back the mappings found by startupPages and returns
+// the size of those it advised.
+func releasePages(pages []pageRange) (released int) {
+	for _, p := range pages {
 		// The raw call: these addresses are not Go memory, so no slice.
-		if _, _, e := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED); e == 0 {
-			released += int(end - start)
+		if _, _, e := unix.Syscall(unix.SYS_MADVISE, p.start, p.size, unix.MADV_DONTNEED); e == 0 {
+			released += int(p.size)
 		}
 	}
 	return released
