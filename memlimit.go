@@ -187,50 +187,17 @@ func (l *liveProc) self() string { return procView().self }
 
 // read returns the contents of a small file of /proc, valid until the next
 // read; ok is false if it cannot be opened (the process has gone).
-func (l *liveProc) read(path string) (b []byte, ok bool) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, false
-	}
-	defer unix.Close(fd)
-	if l.buf == nil {
-		l.buf = make([]byte, 4096)
-	}
-	n := 0
-	for {
-		m, err := unix.Read(fd, l.buf[n:])
-		if err != nil || m <= 0 {
-			return l.buf[:n], err == nil
-		}
-		n += m
-		if n < len(l.buf) {
-			// A /proc file hands out all it has, up to the size asked
-			// for: a short read is the end.
-			return l.buf[:n], true
-		}
-		l.buf = append(l.buf, make([]byte, len(l.buf))...)
-	}
-}
+func (l *liveProc) read(path string) (b []byte, ok bool) { return readProc(path, &l.buf) }
 
 func (l *liveProc) children(name string) []string {
 	if l.scanned != nil {
 		return l.scanned[name]
 	}
 	dir := "/proc/" + name + "/task"
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	tids, ok := procDir(dir)
+	if !ok {
 		return nil // gone
 	}
-	var tids []string
-	var ents [4096]byte
-	for {
-		n, err := unix.ReadDirent(fd, ents[:])
-		if err != nil || n <= 0 {
-			break
-		}
-		_, _, tids = unix.ParseDirent(ents[:n], -1, tids)
-	}
-	unix.Close(fd)
 	var kids []string
 	for _, tid := range tids {
 		b, ok := l.read(dir + "/" + tid + "/children")

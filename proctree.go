@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"io/fs"
 	"os"
 	"strconv"
 
@@ -109,14 +107,15 @@ func taskChildren(ppid int) (pids []int, ok bool) {
 // taskChildrenIn reads the children files of every thread in dir, a
 // process's task directory.
 func taskChildrenIn(dir string) (pids []int, ok bool) {
-	tids, err := os.ReadDir(dir)
-	if err != nil {
+	tids, ok := procDir(dir)
+	if !ok {
 		return nil, false
 	}
+	var buf []byte
 	for _, tid := range tids {
-		b, err := os.ReadFile(dir + "/" + tid.Name() + "/children")
-		if errors.Is(err, fs.ErrNotExist) {
-			if _, serr := os.Stat(dir + "/" + tid.Name()); serr == nil {
+		b, ok := readProc(dir+"/"+tid+"/children", &buf)
+		if !ok {
+			if unix.Access(dir+"/"+tid, unix.F_OK) == nil {
 				return nil, false // the thread is there, its children file is not
 			}
 			continue // the thread has exited
@@ -128,6 +127,55 @@ func taskChildrenIn(dir string) (pids []int, ok bool) {
 		}
 	}
 	return pids, true
+}
+
+// readProc reads a small file of /proc whole into *buf, grown as needed,
+// and returns what it read; ok is false if the file cannot be opened (the
+// process or thread has gone). It makes the raw system calls: os.ReadFile
+// adds an fstat, two fcntl and an epoll_ctl (the runtime's poller tries
+// every file it opens) to each file, and restart-run reads one for each of
+// its threads at every restart.
+func readProc(path string, buf *[]byte) (b []byte, ok bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer unix.Close(fd)
+	if len(*buf) == 0 {
+		*buf = make([]byte, 4096)
+	}
+	n := 0
+	for {
+		m, err := unix.Read(fd, (*buf)[n:])
+		if err != nil || m <= 0 {
+			return (*buf)[:n], err == nil
+		}
+		n += m
+		if n < len(*buf) {
+			// A /proc file hands out all it has, up to the size asked
+			// for: a short read is the end.
+			return (*buf)[:n], true
+		}
+		*buf = append(*buf, make([]byte, len(*buf))...)
+	}
+}
+
+// procDir lists the entries of a directory of /proc, with the raw system
+// calls (see readProc); ok is false if it cannot be opened.
+func procDir(dir string) (names []string, ok bool) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer unix.Close(fd)
+	var ents [4096]byte
+	for {
+		n, err := unix.ReadDirent(fd, ents[:])
+		if err != nil || n <= 0 {
+			return names, true
+		}
+		_, _, names = unix.ParseDirent(ents[:n], -1, names)
+	}
 }
 
 // scanChildren finds the children of ppid by reading every process's stat.
@@ -151,12 +199,7 @@ func scanProcs(keep func(ppid, pgid int) bool) []proc {
 // procPids lists the processes /proc shows, as the names of their
 // directories.
 func procPids() []string {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
+	names, _ := procDir("/proc")
 	pids := names[:0]
 	for _, name := range names {
 		if _, err := strconv.Atoi(name); err == nil {
@@ -168,8 +211,9 @@ func procPids() []string {
 
 // procStat reads the parent and process group of a process from /proc.
 func procStat(pid string) (ppid, pgid int, ok bool) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
+	buf := make([]byte, 1024)
+	b, ok := readProc("/proc/"+pid+"/stat", &buf)
+	if !ok {
 		return 0, 0, false
 	}
 	// The command name in parentheses may hold spaces and parentheses;
