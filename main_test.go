@@ -984,6 +984,17 @@ func TestHelp(t *testing.T) {
 	if flags != want {
 		t.Errorf("--help lists %d flags, CLI has %d", flags, want)
 	}
+	// Each flag's own text is printed: printHelp puts flagHelp's texts into
+	// kong's model, flag by flag, only for --help.
+	flat := strings.Join(strings.Fields(help), " ")
+	for _, h := range flagHelp {
+		words := strings.Fields(h.help)
+		// kong drops a closing full stop to add the flag's variable.
+		start := strings.TrimSuffix(strings.Join(words[:min(5, len(words))], " "), ".")
+		if start != "" && !strings.Contains(flat, start) {
+			t.Errorf("--help does not print %s's help (%q)", h.name, start)
+		}
+	}
 	_, examples, ok := strings.Cut(help, "\nExamples:\n")
 	if !ok {
 		t.Fatal("no Examples section")
