@@ -460,25 +460,36 @@ func TestNotificationFDRestarts(t *testing.T) {
 			}
 			r.signal(syscall.SIGTERM)
 			r.wait()
-			// Every run but the last, which the stop ended, ended by
-			// --runtime-max after its ready event, or by --timeout-start
-			// without one.
+			// Every run before the stop ended by --runtime-max after its
+			// ready event, or by --timeout-start without one.
 			readyPids := map[float64]bool{}
 			for _, e := range r.named("ready") {
 				readyPids[e.num("pid")] = true
 			}
+			// The first 30 runs ended before the test sent SIGTERM (the
+			// 30th restart line follows the 30th exit); a 31st run ended by
+			// the stop, or never started if the stop came in the pause
+			// before it.
 			exits := r.named("exit")
-			if len(exits) < restarts+1 {
-				t.Fatalf("%d runs, want %d or more; log:\n%s", len(exits), restarts+1, r.logText())
+			if len(exits) < restarts {
+				t.Fatalf("%d runs, want %d or more; log:\n%s", len(exits), restarts, r.logText())
 			}
-			for _, e := range exits[:len(exits)-1] {
+			for _, e := range exits[:restarts] {
 				if e.str("class") != "timeout" || readyPids[e.num("pid")] != (c.write != "") {
 					t.Errorf("exit %v: want class timeout, ready before it: %v", e, c.write != "")
 				}
 			}
 			t.Logf("goroutines at each restart: %v; fewest descriptors over restarts 3-7 and 26-30: %v", g, fds)
-			if slices.Max(g[4:]) != g[4] || g[restarts-1] != g[4] || g[4] == 0 {
-				t.Errorf("goroutines at each restart: %v; want them flat from the 5th", g)
+			// Each run's pipe reader has returned before the restart line
+			// (close waits for it), but a goroutine that has returned is
+			// counted until the runtime has finished it off, a moment
+			// later: a look may find it still there (6 where 5 were, once
+			// in a while). So, as for descriptors, the fewest over five
+			// restarts: a goroutine left behind by every run would add 20
+			// between the two windows.
+			early, late := slices.Min(g[4:9]), slices.Min(g[restarts-5:])
+			if late != early || early == 0 {
+				t.Errorf("goroutines at each restart: %v; want the fewest over restarts 26-30 (%v) to equal those over 5-9 (%v)", g, late, early)
 			}
 			if fds[1] > fds[0]+2 {
 				t.Errorf("restart-run's descriptors grew from %d (restarts 3-7) to %d (26-30)", fds[0], fds[1])
